@@ -1,0 +1,1 @@
+"""Architecture descriptions (only x86-64 for now)."""

@@ -1,0 +1,304 @@
+"""The CFA interpreter: DW_CFA instructions of a CIE and an FDE -> rows.
+
+One function, :func:`run`, executes the instructions and either collects every
+row (:func:`rows`) or stops at the row governing one address (:func:`row_at`).
+Semantics follow DWARF 5 section 6.4.2 and GCC's runtime where they differ:
+``remember_state``/``restore_state`` carry the CFA rule too, and the ``_sf``
+forms scale by the data alignment factor.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..errors import CFIError
+from .encoding import PointerBases, read_encoded, read_sleb128, read_uleb128
+from .rules import SAME_VALUE_RULE, UNDEFINED_RULE, CFARule, Row, Rule, RuleKind
+from .sections import CIE, FDE
+
+# DW_CFA opcodes (DWARF 5 table 7.29, plus GNU extensions).
+DW_CFA_advance_loc = 0x40
+DW_CFA_offset = 0x80
+DW_CFA_restore = 0xC0
+DW_CFA_nop = 0x00
+DW_CFA_set_loc = 0x01
+DW_CFA_advance_loc1 = 0x02
+DW_CFA_advance_loc2 = 0x03
+DW_CFA_advance_loc4 = 0x04
+DW_CFA_offset_extended = 0x05
+DW_CFA_restore_extended = 0x06
+DW_CFA_undefined = 0x07
+DW_CFA_same_value = 0x08
+DW_CFA_register = 0x09
+DW_CFA_remember_state = 0x0A
+DW_CFA_restore_state = 0x0B
+DW_CFA_def_cfa = 0x0C
+DW_CFA_def_cfa_register = 0x0D
+DW_CFA_def_cfa_offset = 0x0E
+DW_CFA_def_cfa_expression = 0x0F
+DW_CFA_expression = 0x10
+DW_CFA_offset_extended_sf = 0x11
+DW_CFA_def_cfa_sf = 0x12
+DW_CFA_def_cfa_offset_sf = 0x13
+DW_CFA_val_offset = 0x14
+DW_CFA_val_offset_sf = 0x15
+DW_CFA_val_expression = 0x16
+DW_CFA_MIPS_advance_loc8 = 0x1D
+DW_CFA_GNU_window_save = 0x2D
+DW_CFA_GNU_args_size = 0x2E
+DW_CFA_GNU_negative_offset_extended = 0x2F
+
+#: Bound on nested remember_state: deeper nesting is refused as corrupt.
+MAX_STATE_STACK = 256
+#: Bound on DWARF register numbers: larger ones are refused as corrupt.
+MAX_REGISTER = 1 << 16
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+_NO_CFA = CFARule(-1, 0, None)
+
+# Plain ints, not enum members, on the hot path: building and hashing IntEnum
+# members is several times slower (see bench/).
+_OFFSET = int(RuleKind.OFFSET)
+_VAL_OFFSET = int(RuleKind.VAL_OFFSET)
+_REGISTER = int(RuleKind.REGISTER)
+_EXPRESSION = int(RuleKind.EXPRESSION)
+_VAL_EXPRESSION = int(RuleKind.VAL_EXPRESSION)
+
+
+class _State:
+    """Mutable interpreter state; rows snapshot it."""
+
+    __slots__ = ("cfa", "regs")
+
+    def __init__(self, cfa: CFARule, regs: dict[int, Rule]) -> None:
+        self.cfa = cfa
+        self.regs = regs
+
+
+def _execute(
+    code: bytes,
+    cie: CIE,
+    state: _State,
+    initial: dict[int, Rule] | None,
+    loc: int,
+    stop_pc: int | None,
+    out: list[tuple[int, CFARule, dict[int, Rule]]] | None,
+    section: str,
+    entry_offset: int,
+    bases: PointerBases,
+) -> tuple[int, int | None]:
+    """Run ``code``; return (loc, next_loc): next_loc is where the row ends when stopped early.
+
+    Each time the location advances, the row in force so far is appended to
+    ``out`` (when given); with ``stop_pc`` the run ends as soon as the location
+    would pass it, leaving ``state`` as the row governing ``stop_pc``.
+    """
+    caf = cie.code_alignment_factor
+    daf = cie.data_alignment_factor
+    regs = state.regs
+    stack: list[tuple[CFARule, dict[int, Rule]]] = []
+    pos = 0
+    end = len(code)
+    try:
+        while pos < end:
+            op = code[pos]
+            pos += 1
+            high = op & 0xC0
+            if high:
+                low = op & 0x3F
+                if high == DW_CFA_advance_loc:
+                    new = loc + low * caf
+                elif high == DW_CFA_offset:
+                    off, pos = read_uleb128(code, pos)
+                    regs[low] = Rule(_OFFSET, off * daf)
+                    continue
+                else:  # DW_CFA_restore
+                    _restore(regs, initial, low)
+                    continue
+            elif op == DW_CFA_nop:
+                continue
+            elif op == DW_CFA_def_cfa_offset:
+                off, pos = read_uleb128(code, pos)
+                state.cfa = CFARule(state.cfa.register, off, None)
+                continue
+            elif op == DW_CFA_advance_loc1:
+                new = loc + code[pos] * caf
+                pos += 1
+            elif op == DW_CFA_advance_loc2:
+                new = loc + _U16.unpack_from(code, pos)[0] * caf
+                pos += 2
+            elif op == DW_CFA_advance_loc4:
+                new = loc + _U32.unpack_from(code, pos)[0] * caf
+                pos += 4
+            elif op == DW_CFA_MIPS_advance_loc8:
+                new = loc + _U64.unpack_from(code, pos)[0] * caf
+                pos += 8
+            elif op == DW_CFA_set_loc:
+                value, pos = read_encoded(code, pos, cie.fde_encoding, bases, cie.address_size)
+                new = value or 0
+            elif op == DW_CFA_def_cfa:
+                reg, pos = read_uleb128(code, pos)
+                off, pos = read_uleb128(code, pos)
+                state.cfa = CFARule(_check_reg(reg), off, None)
+                continue
+            elif op == DW_CFA_def_cfa_register:
+                reg, pos = read_uleb128(code, pos)
+                state.cfa = CFARule(_check_reg(reg), state.cfa.offset, None)
+                continue
+            elif op == DW_CFA_remember_state:
+                if len(stack) >= MAX_STATE_STACK:
+                    raise CFIError("remember_state nested too deeply", section, entry_offset)
+                stack.append((state.cfa, dict(regs)))
+                continue
+            elif op == DW_CFA_restore_state:
+                if not stack:
+                    raise CFIError("restore_state without remember_state", section, entry_offset)
+                state.cfa, saved = stack.pop()
+                regs.clear()
+                regs.update(saved)
+                continue
+            elif op in (DW_CFA_offset_extended, DW_CFA_val_offset):
+                reg, pos = read_uleb128(code, pos)
+                off, pos = read_uleb128(code, pos)
+                kind = _OFFSET if op == DW_CFA_offset_extended else _VAL_OFFSET
+                regs[_check_reg(reg)] = Rule(kind, off * daf)
+                continue
+            elif op in (DW_CFA_offset_extended_sf, DW_CFA_val_offset_sf):
+                reg, pos = read_uleb128(code, pos)
+                off, pos = read_sleb128(code, pos)
+                kind = _OFFSET if op == DW_CFA_offset_extended_sf else _VAL_OFFSET
+                regs[_check_reg(reg)] = Rule(kind, off * daf)
+                continue
+            elif op == DW_CFA_GNU_negative_offset_extended:
+                reg, pos = read_uleb128(code, pos)
+                off, pos = read_uleb128(code, pos)
+                regs[_check_reg(reg)] = Rule(_OFFSET, -off * daf)
+                continue
+            elif op == DW_CFA_restore_extended:
+                reg, pos = read_uleb128(code, pos)
+                _restore(regs, initial, _check_reg(reg))
+                continue
+            elif op == DW_CFA_undefined:
+                reg, pos = read_uleb128(code, pos)
+                regs[_check_reg(reg)] = UNDEFINED_RULE
+                continue
+            elif op == DW_CFA_same_value:
+                reg, pos = read_uleb128(code, pos)
+                regs[_check_reg(reg)] = SAME_VALUE_RULE
+                continue
+            elif op == DW_CFA_register:
+                reg, pos = read_uleb128(code, pos)
+                reg2, pos = read_uleb128(code, pos)
+                regs[_check_reg(reg)] = Rule(_REGISTER, _check_reg(reg2))
+                continue
+            elif op == DW_CFA_def_cfa_sf:
+                reg, pos = read_uleb128(code, pos)
+                off, pos = read_sleb128(code, pos)
+                state.cfa = CFARule(_check_reg(reg), off * daf, None)
+                continue
+            elif op == DW_CFA_def_cfa_offset_sf:
+                off, pos = read_sleb128(code, pos)
+                state.cfa = CFARule(state.cfa.register, off * daf, None)
+                continue
+            elif op == DW_CFA_def_cfa_expression:
+                size, pos = read_uleb128(code, pos)
+                if pos + size > end:
+                    raise CFIError("expression runs past the instructions", section, entry_offset)
+                state.cfa = CFARule(state.cfa.register, state.cfa.offset, bytes(code[pos : pos + size]))
+                pos += size
+                continue
+            elif op in (DW_CFA_expression, DW_CFA_val_expression):
+                reg, pos = read_uleb128(code, pos)
+                size, pos = read_uleb128(code, pos)
+                if pos + size > end:
+                    raise CFIError("expression runs past the instructions", section, entry_offset)
+                kind = _EXPRESSION if op == DW_CFA_expression else _VAL_EXPRESSION
+                regs[_check_reg(reg)] = Rule(kind, bytes(code[pos : pos + size]))
+                pos += size
+                continue
+            elif op == DW_CFA_GNU_args_size:
+                _, pos = read_uleb128(code, pos)  # affects only landing pads, not the rules
+                continue
+            elif op == DW_CFA_GNU_window_save:
+                continue  # SPARC register windows / AArch64 RA signing: no x86-64 meaning
+            else:
+                raise CFIError(f"unknown DW_CFA opcode {op:#04x}", section, entry_offset)
+            # An advance: the row so far ends here.
+            if stop_pc is not None and new > stop_pc:
+                return loc, new
+            if out is not None:
+                # Consecutive rows often differ only in the CFA: share their rule dicts.
+                if out and out[-1][2] == regs:
+                    out.append((loc, state.cfa, out[-1][2]))
+                else:
+                    out.append((loc, state.cfa, dict(regs)))
+            loc = new
+    except (IndexError, struct.error):
+        raise CFIError("instructions run past the end of the entry", section, entry_offset) from None
+    except CFIError as e:
+        if e.section:
+            raise
+        raise CFIError(str(e), section, entry_offset) from None
+    return loc, None
+
+
+def _check_reg(reg: int) -> int:
+    if reg >= MAX_REGISTER:
+        raise CFIError(f"register number {reg} is out of range")
+    return reg
+
+
+def _restore(regs: dict[int, Rule], initial: dict[int, Rule] | None, reg: int) -> None:
+    rule = initial.get(reg) if initial is not None else None
+    if rule is None:
+        regs.pop(reg, None)
+    else:
+        regs[reg] = rule
+
+
+def _initial_state(cie: CIE, section: str, bases: PointerBases) -> tuple[CFARule, dict[int, Rule]]:
+    cached = cie.initial_state
+    if cached is None:
+        state = _State(_NO_CFA, {})
+        _execute(cie.instructions, cie, state, None, 0, None, None, section, cie.offset, bases)
+        cached = cie.initial_state = (state.cfa, state.regs)
+    return cached  # type: ignore[return-value]
+
+
+def _fde_bases(fde: FDE, section_address: int) -> PointerBases:
+    return PointerBases(section_address, func=fde.pc_begin)
+
+
+def rows(fde: FDE, section_address: int = 0) -> list[Row]:
+    """Every row of ``fde``, in order, with readelf's convention for row boundaries.
+
+    A row is produced each time an advance instruction moves the location, so
+    advances by zero give rows of zero length, as in readelf's output.
+    ``section_address`` is needed only for ``DW_CFA_set_loc`` with pcrel.
+    """
+    bases = _fde_bases(fde, section_address)
+    cfa, initial = _initial_state(fde.cie, fde.section, bases)
+    state = _State(cfa, dict(initial))
+    out: list[tuple[int, CFARule, dict[int, Rule]]] = []
+    loc, _ = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, None, out, fde.section,
+                      fde.offset, bases)
+    out.append((loc, state.cfa, out[-1][2] if out and out[-1][2] == state.regs else state.regs))
+    result = []
+    pc_end = fde.pc_end
+    for i, (start, rcfa, rregs) in enumerate(out):
+        end = out[i + 1][0] if i + 1 < len(out) else pc_end
+        result.append(Row(start, end, rcfa, rregs, fde))
+    return result
+
+
+def row_at(fde: FDE, pc: int, section_address: int = 0) -> Row:
+    """The row of ``fde`` that governs ``pc``; decodes instructions only up to ``pc``."""
+    bases = _fde_bases(fde, section_address)
+    cfa, initial = _initial_state(fde.cie, fde.section, bases)
+    state = _State(cfa, dict(initial))
+    loc, next_loc = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, pc, None, fde.section,
+                             fde.offset, bases)
+    return Row(loc, fde.pc_end if next_loc is None else next_loc, state.cfa, state.regs, fde)

@@ -1,0 +1,112 @@
+"""Rule and row types of the CFA interpreter (DWARF 5, section 6.4.1).
+
+Rows are immutable by convention and built for speed: rules are small
+NamedTuples and a row's register rules are a plain dict keyed by DWARF
+register number. A register without an entry has no rule in that row.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..arch.x86_64 import register_name
+
+if TYPE_CHECKING:
+    from .sections import FDE
+
+
+class RuleKind(IntEnum):
+    """How a register of the caller is recovered (DWARF 5, 6.4.1 "register rules")."""
+
+    UNDEFINED = 0
+    SAME_VALUE = 1
+    OFFSET = 2  #: saved at CFA + N
+    VAL_OFFSET = 3  #: the value is CFA + N
+    REGISTER = 4  #: the value is in register R
+    EXPRESSION = 5  #: saved at the address the expression computes (CFA pushed first)
+    VAL_EXPRESSION = 6  #: the value is what the expression computes (CFA pushed first)
+
+
+class Rule(NamedTuple):
+    """One register rule: a kind (a :class:`RuleKind` value) and its argument.
+
+    The argument is an offset from the CFA, a register number, or expression bytes.
+    """
+
+    kind: int
+    arg: int | bytes = 0
+
+    def __str__(self) -> str:
+        return format_rule(self)
+
+
+class CFARule(NamedTuple):
+    """The rule for the Canonical Frame Address: register + offset, or an expression."""
+
+    register: int
+    offset: int
+    expression: bytes | None = None
+
+    def __str__(self) -> str:
+        return format_cfa(self)
+
+
+class Row(NamedTuple):
+    """One row of the unwind table: the rules in force for ``loc <= pc < end``."""
+
+    loc: int
+    end: int
+    cfa: CFARule
+    regs: dict[int, Rule]
+    fde: "FDE"
+
+    @property
+    def signal_frame(self) -> bool:
+        """True when the FDE's CIE has augmentation ``S`` (a signal or exception frame)."""
+        return self.fde.cie.signal_frame
+
+    def rule(self, regno: int) -> Rule:
+        """The rule for ``regno``; a register without one is reported as undefined."""
+        return self.regs.get(regno, UNDEFINED_RULE)
+
+
+UNDEFINED_RULE = Rule(int(RuleKind.UNDEFINED), 0)
+SAME_VALUE_RULE = Rule(int(RuleKind.SAME_VALUE), 0)
+
+
+def format_cfa(cfa: CFARule) -> str:
+    """The CFA in readelf's frames-interp notation: ``rsp+8`` or ``exp``."""
+    if cfa.expression is not None:
+        return "exp"
+    return f"{register_name(cfa.register)}{cfa.offset:+d}"
+
+
+_RULE_LETTER = {
+    RuleKind.UNDEFINED: "u",
+    RuleKind.SAME_VALUE: "s",
+    RuleKind.EXPRESSION: "exp",
+    RuleKind.VAL_EXPRESSION: "vexp",
+}
+_FORMATTED: dict[Rule, str] = {}
+
+
+def format_rule(rule: Rule) -> str:
+    """A register rule in readelf's frames-interp notation (``u s c-16 v+8 exp vexp rbx``)."""
+    text = _FORMATTED.get(rule)
+    if text is None:
+        text = _format_rule(rule)
+        if len(_FORMATTED) < 4096:  # bounded memo: rules repeat across rows
+            _FORMATTED[rule] = text
+    return text
+
+
+def _format_rule(rule: Rule) -> str:
+    kind = rule.kind
+    if kind == RuleKind.OFFSET:
+        return f"c{rule.arg:+d}"
+    if kind == RuleKind.VAL_OFFSET:
+        return f"v{rule.arg:+d}"
+    if kind == RuleKind.REGISTER:
+        return register_name(rule.arg)  # type: ignore[arg-type]
+    return _RULE_LETTER[kind]

@@ -1,0 +1,391 @@
+"""CIE and FDE parsing for .eh_frame and .debug_frame, and .eh_frame_hdr lookup.
+
+A :class:`CFISection` is built from the section's bytes and its address; it
+decodes entries lazily: a lookup parses only the FDE it needs (and its CIE).
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..errors import CFIError
+from .encoding import (
+    DW_EH_PE_absptr,
+    DW_EH_PE_omit,
+    PointerBases,
+    read_encoded,
+    read_sleb128,
+    read_uleb128,
+)
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+#: A CIE or FDE longer than this is refused as corrupt (the largest real ones are a few KiB).
+MAX_ENTRY_LENGTH = 1 << 24
+
+
+@dataclass(slots=True)
+class CIE:
+    """A Common Information Entry (DWARF 5, 6.4.1; LSB .eh_frame)."""
+
+    offset: int
+    version: int
+    augmentation: str
+    address_size: int
+    segment_size: int
+    code_alignment_factor: int
+    data_alignment_factor: int
+    return_address_register: int
+    instructions: bytes
+    fde_encoding: int = DW_EH_PE_absptr
+    lsda_encoding: int = DW_EH_PE_omit
+    personality_encoding: int = DW_EH_PE_omit
+    personality: int | None = None
+    signal_frame: bool = False
+    #: True for .eh_frame (its FDEs carry augmentation data when 'z' is present).
+    is_eh: bool = True
+    #: Rows of the initial instructions, cached by the interpreter.
+    initial_state: object = field(default=None, repr=False, compare=False)
+
+
+@dataclass(slots=True)
+class FDE:
+    """A Frame Description Entry: the rules for ``pc_begin <= pc < pc_end``."""
+
+    offset: int
+    cie: CIE
+    pc_begin: int
+    pc_range: int
+    instructions: bytes
+    lsda: int | None = None
+    section: str = ".eh_frame"
+
+    @property
+    def pc_end(self) -> int:
+        return self.pc_begin + self.pc_range
+
+    @property
+    def signal_frame(self) -> bool:
+        return self.cie.signal_frame
+
+
+class CFISection:
+    """The CIEs and FDEs of one .eh_frame or .debug_frame section.
+
+    ``address`` is the section's address (sh_addr), needed for pcrel pointers;
+    ``text_base`` and ``data_base`` serve textrel and datarel encodings.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        data: bytes,
+        address: int = 0,
+        *,
+        text_base: int | None = None,
+        data_base: int | None = None,
+        hdr: bytes | None = None,
+        hdr_address: int = 0,
+    ) -> None:
+        self.name = name
+        self.data = data
+        self.address = address
+        self.is_eh = name != ".debug_frame"
+        self._bases = PointerBases(address, text_base, data_base)
+        self._cies: dict[int, CIE] = {}
+        self._hdr_table: _HdrTable | None = None
+        if hdr is not None and self.is_eh:
+            try:
+                self._hdr_table = _HdrTable.parse(hdr, hdr_address, address)
+            except CFIError:
+                self._hdr_table = None  # a broken header only costs speed: fall back to our index
+        self._index: tuple[list[int], list[int]] | None = None
+        #: Problems met while building the index (each entry still readable is used).
+        self.index_errors: list[CFIError] = []
+
+    # -- entries -------------------------------------------------------------------------
+
+    def _header(self, offset: int) -> tuple[int, int, int, bool]:
+        """(entry_end, id_field_offset, id_value, is_64bit) of the entry at ``offset``; end==offset+4 for a terminator."""
+        data = self.data
+        if offset + 4 > len(data):
+            raise CFIError("entry header runs past the end of the section", self.name, offset)
+        (length,) = _U32.unpack_from(data, offset)
+        pos = offset + 4
+        is64 = False
+        if length == 0xFFFFFFFF:
+            if pos + 8 > len(data):
+                raise CFIError("64-bit entry length runs past the end", self.name, offset)
+            (length,) = _U64.unpack_from(data, pos)
+            pos += 8
+            is64 = True
+        if length == 0:
+            return pos, pos, 0, is64
+        end = pos + length
+        if length > MAX_ENTRY_LENGTH or end > len(data):
+            raise CFIError(f"entry length {length:#x} runs past the end of the section", self.name, offset)
+        idsize = 8 if is64 else 4
+        if pos + idsize > end:
+            raise CFIError("entry too short for its CIE pointer", self.name, offset)
+        ident = (_U64 if is64 else _U32).unpack_from(data, pos)[0]
+        return end, pos, ident, is64
+
+    def _is_cie(self, ident: int, is64: bool) -> bool:
+        if self.is_eh:
+            return ident == 0
+        return ident == (0xFFFFFFFFFFFFFFFF if is64 else 0xFFFFFFFF)
+
+    def cie_at(self, offset: int) -> CIE:
+        """The CIE at ``offset`` (cached)."""
+        cie = self._cies.get(offset)
+        if cie is None:
+            end, idpos, ident, is64 = self._header(offset)
+            if end == idpos or not self._is_cie(ident, is64):
+                raise CFIError("CIE pointer does not point at a CIE", self.name, offset)
+            cie = self._parse_cie(offset, idpos + (8 if is64 else 4), end)
+            self._cies[offset] = cie
+        return cie
+
+    def _parse_cie(self, offset: int, pos: int, end: int) -> CIE:
+        data = self.data
+        try:
+            version = data[pos]
+            pos += 1
+            if version not in (1, 3, 4):
+                raise CFIError(f"unsupported CIE version {version}", self.name, offset)
+            nul = data.find(b"\0", pos, end)
+            if nul < 0:
+                raise CFIError("CIE augmentation string is not terminated", self.name, offset)
+            augmentation = bytes(data[pos:nul]).decode("ascii", "replace")
+            pos = nul + 1
+            address_size, segment_size = 8, 0
+            if version == 4:
+                address_size, segment_size = data[pos], data[pos + 1]
+                pos += 2
+                if address_size not in (4, 8):
+                    raise CFIError(f"unsupported address size {address_size}", self.name, offset)
+            if augmentation.startswith("eh"):
+                pos += address_size  # GCC 2.x "eh" data: a pointer we do not need
+            caf, pos = read_uleb128(data, pos)
+            daf, pos = read_sleb128(data, pos)
+            if version == 1:
+                ra = data[pos]
+                pos += 1
+            else:
+                ra, pos = read_uleb128(data, pos)
+            cie = CIE(offset, version, augmentation, address_size, segment_size, caf, daf, ra, b"", is_eh=self.is_eh)
+            if augmentation.startswith("z"):
+                aug_len, pos = read_uleb128(data, pos)
+                aug_end = pos + aug_len
+                if aug_end > end:
+                    raise CFIError("CIE augmentation data runs past the entry", self.name, offset)
+                for ch in augmentation[1:]:
+                    if ch == "R":
+                        cie.fde_encoding = data[pos]
+                        pos += 1
+                    elif ch == "L":
+                        cie.lsda_encoding = data[pos]
+                        pos += 1
+                    elif ch == "P":
+                        enc = data[pos]
+                        cie.personality_encoding = enc
+                        bases = PointerBases(self.address, self._bases.text, self._bases.data)
+                        cie.personality, pos = read_encoded(data, pos + 1, enc, bases, address_size)
+                    elif ch == "S":
+                        cie.signal_frame = True
+                    else:
+                        break  # unknown: the 'z' length lets us skip the rest
+                pos = aug_end
+            elif augmentation not in ("", "eh"):
+                # Without 'z' the layout of unknown augmentation data cannot be known.
+                if augmentation == "S":
+                    cie.signal_frame = True
+                else:
+                    raise CFIError(f"unknown CIE augmentation {augmentation!r}", self.name, offset)
+            if pos > end:
+                raise CFIError("CIE runs past its length", self.name, offset)
+            cie.instructions = bytes(data[pos:end])
+            return cie
+        except IndexError:
+            raise CFIError("CIE runs past the end of the section", self.name, offset) from None
+        except CFIError as e:
+            if e.section:
+                raise
+            raise CFIError(str(e), self.name, offset) from None
+
+    def _cie_offset(self, idpos: int, ident: int) -> int:
+        return idpos - ident if self.is_eh else ident
+
+    def fde_at(self, offset: int) -> FDE:
+        """The FDE at ``offset`` in this section."""
+        end, idpos, ident, is64 = self._header(offset)
+        if end == idpos or self._is_cie(ident, is64):
+            raise CFIError("no FDE at this offset", self.name, offset)
+        cie_off = self._cie_offset(idpos, ident)
+        if not 0 <= cie_off < len(self.data):
+            raise CFIError(f"CIE pointer {cie_off:#x} points outside the section", self.name, offset)
+        cie = self.cie_at(cie_off)
+        return self._parse_fde(offset, idpos + (8 if is64 else 4), end, cie)
+
+    def _parse_fde(self, offset: int, pos: int, end: int, cie: CIE) -> FDE:
+        data = self.data
+        try:
+            pos += cie.segment_size
+            enc = cie.fde_encoding
+            bases = self._bases
+            pc_begin, pos = read_encoded(data, pos, enc, bases, cie.address_size)
+            pc_range, pos = read_encoded(data, pos, enc & 0x0F, bases, cie.address_size)
+            lsda = None
+            if cie.augmentation.startswith("z"):
+                aug_len, pos = read_uleb128(data, pos)
+                aug_end = pos + aug_len
+                if cie.lsda_encoding != DW_EH_PE_omit and aug_len:
+                    lsda, _ = read_encoded(data, pos, cie.lsda_encoding, bases, cie.address_size)
+                pos = aug_end
+            if pos > end:
+                raise CFIError("FDE runs past its length", self.name, offset)
+            return FDE(offset, cie, pc_begin or 0, pc_range or 0, bytes(data[pos:end]), lsda, self.name)
+        except IndexError:
+            raise CFIError("FDE runs past the end of the section", self.name, offset) from None
+        except CFIError as e:
+            if e.section:
+                raise
+            raise CFIError(str(e).split(": ", 1)[-1], self.name, offset) from None
+
+    def entries(self, errors: list[CFIError] | None = None) -> Iterator[CIE | FDE]:
+        """Every CIE and FDE in section order.
+
+        An entry that cannot be decoded is reported into ``errors`` (or raised
+        when ``errors`` is None) and skipped; when its length itself is broken
+        the walk cannot continue and stops there.
+        """
+        offset = 0
+        size = len(self.data)
+        while offset < size:
+            try:
+                end, idpos, ident, is64 = self._header(offset)
+            except CFIError as e:
+                if errors is None:
+                    raise
+                errors.append(e)
+                return
+            if end == idpos:
+                if self.is_eh:
+                    return  # a zero length terminates .eh_frame
+                offset = end
+                continue
+            try:
+                if self._is_cie(ident, is64):
+                    yield self.cie_at(offset)
+                else:
+                    cie_off = self._cie_offset(idpos, ident)
+                    if not 0 <= cie_off < size:
+                        raise CFIError(f"CIE pointer {cie_off:#x} points outside the section", self.name, offset)
+                    yield self._parse_fde(offset, idpos + (8 if is64 else 4), end, self.cie_at(cie_off))
+            except CFIError as e:
+                if errors is None:
+                    raise
+                errors.append(e)
+            offset = end
+
+    def fdes(self, errors: list[CFIError] | None = None) -> Iterator[FDE]:
+        """Every FDE in section order (see :meth:`entries` for ``errors``)."""
+        for entry in self.entries(errors):
+            if isinstance(entry, FDE):
+                yield entry
+
+    # -- lookup --------------------------------------------------------------------------
+
+    def _build_index(self) -> tuple[list[int], list[int]]:
+        items = []
+        errors: list[CFIError] = []
+        for fde in self.fdes(errors):
+            if fde.pc_range:
+                items.append((fde.pc_begin, fde.offset))
+        items.sort()
+        self.index_errors = errors
+        return [b for b, _ in items], [o for _, o in items]
+
+    def fde_for(self, pc: int) -> FDE | None:
+        """The FDE whose range contains ``pc``, or None.
+
+        Uses .eh_frame_hdr's sorted table when present; otherwise an index of
+        our own, built once from a scan of the entry headers.
+        """
+        if self._hdr_table is not None:
+            off = self._hdr_table.lookup(pc)
+            if off is None:
+                return None
+            fde = self.fde_at(off)
+            return fde if fde.pc_begin <= pc < fde.pc_end else None
+        if self._index is None:
+            self._index = self._build_index()
+        begins, offsets = self._index
+        i = bisect.bisect_right(begins, pc) - 1
+        # Overlapping or zero-length FDEs are rare; look back a few entries for a match.
+        for j in range(i, max(i - 4, -1), -1):
+            fde = self.fde_at(offsets[j])
+            if fde.pc_begin <= pc < fde.pc_end:
+                return fde
+        return None
+
+
+class _HdrTable:
+    """The binary-search table of .eh_frame_hdr (LSB 10.6.2)."""
+
+    def __init__(self, data: bytes, pos: int, count: int, enc: int, bases: PointerBases, eh_address: int) -> None:
+        self.data = data
+        self.pos = pos
+        self.count = count
+        self.enc = enc
+        self.bases = bases
+        self.eh_address = eh_address
+        self.fast = enc == 0x3B  # datarel|sdata4: what every linker writes
+        self.hdr_address = bases.data or 0
+
+    @classmethod
+    def parse(cls, hdr: bytes, hdr_address: int, eh_address: int) -> "_HdrTable":
+        if len(hdr) < 4 or hdr[0] != 1:
+            raise CFIError("unsupported .eh_frame_hdr version", ".eh_frame_hdr", 0)
+        ptr_enc, count_enc, table_enc = hdr[1], hdr[2], hdr[3]
+        bases = PointerBases(hdr_address, None, hdr_address)
+        _, pos = read_encoded(hdr, 4, ptr_enc, bases)
+        count, pos = read_encoded(hdr, pos, count_enc, bases)
+        if count is None or table_enc == DW_EH_PE_omit:
+            raise CFIError(".eh_frame_hdr has no search table", ".eh_frame_hdr", 0)
+        if table_enc != 0x3B and (table_enc & 0x0F) in (0x01, 0x09):
+            raise CFIError("LEB128 search table is not searchable", ".eh_frame_hdr", 0)
+        entry = 8 if table_enc == 0x3B else 0
+        if entry and pos + count * entry > len(hdr):
+            raise CFIError("search table runs past the end of the section", ".eh_frame_hdr", pos)
+        return cls(hdr, pos, count, table_enc, bases, eh_address)
+
+    def _entry(self, i: int) -> tuple[int, int]:
+        if self.fast:
+            loc, addr = struct.unpack_from("<ii", self.data, self.pos + 8 * i)
+            return self.hdr_address + loc, self.hdr_address + addr
+        # Generic path: entries have a fixed size for every non-LEB128 encoding.
+        from .encoding import encoded_size
+
+        size = encoded_size(self.enc) or 8
+        p = self.pos + 2 * size * i
+        loc, p = read_encoded(self.data, p, self.enc, self.bases)
+        addr, _ = read_encoded(self.data, p, self.enc, self.bases)
+        return loc or 0, addr or 0
+
+    def lookup(self, pc: int) -> int | None:
+        """The .eh_frame offset of the last FDE whose initial location is <= pc."""
+        lo, hi = 0, self.count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._entry(mid)[0] <= pc:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == 0:
+            return None
+        return self._entry(lo - 1)[1] - self.eh_address

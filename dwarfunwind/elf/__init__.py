@@ -1,0 +1,1 @@
+"""ELF files: sections, segments, notes, symbols, and the CFI they carry."""

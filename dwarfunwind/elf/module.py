@@ -1,0 +1,180 @@
+"""One ELF file as an unwinder needs it: its CFI, its symbols, its debug file."""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..cfi.program import row_at, rows
+from ..cfi.rules import Row
+from ..cfi.sections import FDE, CFISection
+from ..errors import CFIError, DwarfUnwindError, ELFError
+from .reader import PT_LOAD, ELFReader
+
+DEBUG_ROOT = "/usr/lib/debug"
+
+
+class ElfFile:
+    """An ELF file's Call Frame Information and symbols, decoded lazily.
+
+    Addresses are the file's own (unrelocated). ``row_for`` decodes only the
+    FDE that covers the address, found through .eh_frame_hdr when present.
+    """
+
+    def __init__(self, reader: ELFReader, *, debug_root: str | None = DEBUG_ROOT, find_debug: bool = True) -> None:
+        self.reader = reader
+        self.path = reader.name
+        self._debug_root = debug_root
+        self._find_debug = find_debug
+        self._debug: ELFReader | None | bool = False  # False: not looked for yet
+        self._sections: list[CFISection] | None = None
+        self._symbols: tuple[list[int], list[tuple[int, int, str]]] | None = None
+        #: Problems met while opening sections (the rest is still served).
+        self.errors: list[DwarfUnwindError] = []
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **kwargs: object) -> "ElfFile":
+        return cls(ELFReader.open(path), **kwargs)  # type: ignore[arg-type]
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    @property
+    def build_id(self) -> bytes | None:
+        try:
+            return self.reader.build_id()
+        except ELFError:
+            return None
+
+    @property
+    def first_load_vaddr(self) -> int:
+        """p_vaddr of the first PT_LOAD rounded down to its page: the load bias is map start minus this."""
+        for seg in self.reader.segments:
+            if seg.type == PT_LOAD:
+                return seg.vaddr - (seg.offset & 0xFFF) if seg.offset & 0xFFF == seg.vaddr & 0xFFF else seg.vaddr
+        return 0
+
+    def debug_file(self) -> ELFReader | None:
+        """The separate debug file, by build-id then .gnu_debuglink, or None."""
+        if self._debug is False:
+            self._debug = None
+            if self._find_debug and self._debug_root:
+                for candidate in self._debug_candidates():
+                    try:
+                        r = ELFReader.open(candidate)
+                        if r.sections:
+                            self._debug = r
+                            break
+                    except ELFError:
+                        continue
+        return self._debug  # type: ignore[return-value]
+
+    def _debug_candidates(self) -> Iterator[str]:
+        root = self._debug_root or DEBUG_ROOT
+        bid = self.build_id
+        if bid and len(bid) > 1:
+            h = bid.hex()
+            yield f"{root}/.build-id/{h[:2]}/{h[2:]}.debug"
+        try:
+            link = self.reader.debuglink()
+        except ELFError:
+            link = None
+        if link:
+            d = str(Path(self.path).resolve().parent)
+            yield f"{d}/{link}"
+            yield f"{d}/.debug/{link}"
+            yield f"{root}{d}/{link}"
+
+    # -- CFI --------------------------------------------------------------------------------------
+
+    def cfi_sections(self, *, include_debug_file: bool = False) -> list[CFISection]:
+        """.eh_frame (with .eh_frame_hdr) and .debug_frame of this file.
+
+        With ``include_debug_file`` a .debug_frame found only in the separate
+        debug file is added too (the unwinder wants it; ``cfi FILE`` does not).
+        """
+        if self._sections is None:
+            self._sections = self._open_sections(self.reader)
+        if include_debug_file and not any(s.name == ".debug_frame" for s in self._sections):
+            debug = self.debug_file()
+            if debug is not None:
+                self._sections = self._sections + [
+                    s for s in self._open_sections(debug) if s.name == ".debug_frame"
+                ]
+        return self._sections
+
+    def _open_sections(self, reader: ELFReader) -> list[CFISection]:
+        out = []
+        try:
+            secs = reader.sections
+        except ELFError as e:
+            self.errors.append(e)
+            return []
+        text = next((s.addr for s in secs if s.name == ".text"), None)
+        got = next((s.addr for s in secs if s.name == ".got"), None)
+        for name in (".eh_frame", ".debug_frame", ".zdebug_frame"):
+            sec = next((s for s in secs if s.name == name), None)
+            if sec is None or sec.type == 8:  # SHT_NOBITS in a debug file
+                continue
+            try:
+                data = reader.section_data(sec)
+                hdr = hdr_addr = None
+                if name == ".eh_frame":
+                    h = next((s for s in secs if s.name == ".eh_frame_hdr"), None)
+                    if h is not None and h.type != 8:
+                        hdr, hdr_addr = reader.section_data(h), h.addr
+                out.append(CFISection(".debug_frame" if name == ".zdebug_frame" else name, data, sec.addr,
+                                      text_base=text, data_base=got, hdr=hdr, hdr_address=hdr_addr or 0))
+            except ELFError as e:
+                self.errors.append(e)
+        return out
+
+    def fde_for(self, address: int) -> FDE | None:
+        """The FDE covering ``address``: .eh_frame first, then .debug_frame (also from a debug file)."""
+        for section in self.cfi_sections(include_debug_file=True):
+            try:
+                fde = section.fde_for(address)
+            except CFIError as e:
+                self.errors.append(e)
+                continue
+            if fde is not None:
+                return fde
+        return None
+
+    def row_for(self, address: int) -> Row | None:
+        """The unwind row that governs ``address`` (an unrelocated address of this file), or None."""
+        fde = self.fde_for(address)
+        if fde is None:
+            return None
+        return row_at(fde, address)
+
+    def rows(self, fde: FDE) -> list[Row]:
+        """Every row of ``fde``."""
+        return rows(fde)
+
+    # -- symbols ----------------------------------------------------------------------------------
+
+    def symbolize(self, address: int) -> tuple[str, int] | None:
+        """(function, offset) for an unrelocated address, from .symtab/.dynsym or the debug file."""
+        if self._symbols is None:
+            syms: list[tuple[int, int, str]] = []
+            try:
+                syms = self.reader.symbols()
+                if not any(True for _ in syms[:1]) or self.reader.section(".symtab") is None:
+                    debug = self.debug_file()
+                    if debug is not None:
+                        syms = debug.symbols() or syms
+            except ELFError as e:
+                self.errors.append(e)
+            # Prefer sized symbols and, among equals, the first name (as nm -n | first).
+            syms = sorted({s[0]: s for s in sorted(syms, key=lambda s: (s[0], -s[1]), reverse=True)}.values())
+            self._symbols = ([s[0] for s in syms], syms)
+        starts, syms = self._symbols
+        i = bisect.bisect_right(starts, address) - 1
+        if i < 0:
+            return None
+        value, size, name = syms[i]
+        if size and address >= value + size:
+            return None
+        return name, address - value

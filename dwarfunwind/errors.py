@@ -1,0 +1,47 @@
+"""The package's own exception types.
+
+Every error that bad input can cause is one of these, and its message names
+what was being read and where, so the CLI can print it on one line.
+"""
+
+from __future__ import annotations
+
+
+class DwarfUnwindError(Exception):
+    """Base class of every error raised by dwarfunwind."""
+
+
+class ELFError(DwarfUnwindError):
+    """A file is not a readable ELF file (truncated, corrupt, wrong class)."""
+
+
+class CFIError(DwarfUnwindError):
+    """Call Frame Information could not be decoded.
+
+    ``section`` and ``offset`` locate the entry (CIE or FDE) or byte at fault.
+    """
+
+    def __init__(self, message: str, section: str = "", offset: int | None = None) -> None:
+        self.section = section
+        self.offset = offset
+        where = section
+        if offset is not None:
+            where = f"{section} at offset {offset:#x}" if section else f"offset {offset:#x}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ExpressionError(DwarfUnwindError):
+    """A DWARF expression could not be evaluated (bad opcode, stack underflow, step limit)."""
+
+
+class MemoryReadError(DwarfUnwindError):
+    """Memory at an address is not available in the target."""
+
+    def __init__(self, address: int, size: int) -> None:
+        self.address = address
+        self.size = size
+        super().__init__(f"memory at {address:#x} ({size} bytes) is not available")
+
+
+class TargetError(DwarfUnwindError):
+    """A target (core file, live process, snapshot) could not be read."""
