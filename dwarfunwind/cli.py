@@ -123,6 +123,79 @@ def _text_fde(fde: Any, table: list[Any]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+# -- unwind ------------------------------------------------------------------------------------------
+
+
+def _open_program(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .program import Program
+
+    if args.pid is not None:
+        if args.target:
+            raise SystemExit(_usage_error("give either a core/snapshot or --pid, not both"))
+        return Program.from_pid(args.pid)
+    if not args.target:
+        raise SystemExit(_usage_error("give a core file, a snapshot, or --pid PID"))
+    return Program.open(args.target, exe=args.exe, sysroot=args.sysroot)
+
+
+def _usage_error(message: str) -> int:
+    _err(message)
+    return 2
+
+
+def cmd_unwind(args: argparse.Namespace) -> int:
+    from .report import compare_lines, trace_lines, trace_to_dict
+
+    with _open_program(args) as program:
+        tids = [args.thread] if args.thread is not None else None
+        if args.thread is not None and all(t.tid != args.thread for t in program.threads()):
+            _err(f"{program.target.name}: no thread {args.thread}")
+            return 2
+        if args.method == "compare":
+            dwarf = program.stack_traces(method="dwarf", max_frames=args.max_frames, tids=tids)
+            fp = program.stack_traces(method="fp", max_frames=args.max_frames, tids=tids)
+            traces = dwarf
+        else:
+            traces = program.stack_traces(method=args.method, max_frames=args.max_frames, tids=tids)
+        if args.save:
+            _save(program, traces, args.save)
+        for problem in program.problems:
+            _err(problem)
+        if args.json:
+            doc: dict[str, Any] = {"threads": [trace_to_dict(t) for t in traces]}
+            if args.method == "compare":
+                doc["fp_threads"] = [trace_to_dict(t) for t in fp]
+            print(json.dumps(doc))
+        else:
+            out = []
+            for i, t in enumerate(traces):
+                out.extend(compare_lines(t, fp[i]) if args.method == "compare" else
+                           trace_lines(t, registers=args.registers))
+                out.append("")
+            sys.stdout.write("\n".join(out))
+    if not traces or all(len(t.frames) == 0 for t in traces):
+        return 2
+    return 0 if all(t.complete for t in traces) else 1
+
+
+def _save(program, traces, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Write a snapshot holding every byte the walk read, plus the default stack ranges."""
+    from .targets.recording import RecordingTarget
+    from .targets.snapshot import save_snapshot
+    from .unwind.engine import Unwinder
+
+    # Walk again through a recording target so the snapshot replays exactly this walk.
+    recorder = RecordingTarget(program.target)
+    unwinder = Unwinder(recorder, program.modules)
+    for t in traces:
+        unwinder.unwind_thread(t.thread, method=t.method)
+        unwinder.unwind_thread(t.thread, method="fp")
+    for m in program.modules.modules:
+        if m.path == "[vdso]":
+            recorder.read_memory(m.start, m.end - m.start)
+    save_snapshot(program.target, path, recorder.ranges())
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 
@@ -135,6 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--address", type=_int, help="print only the row governing this address (unrelocated)")
     c.add_argument("--json", action="store_true", help="machine-readable output (see README for the schema)")
     c.set_defaults(func=cmd_cfi)
+
+    u = sub.add_parser("unwind", help="backtrace every thread of a core, a snapshot or a live process")
+    u.add_argument("target", nargs="?", help="core file or snapshot")
+    u.add_argument("--pid", "-p", type=int, help="attach to a live process (read-only; it keeps running)")
+    u.add_argument("--exe", "-e", help="the executable, when the core's path to it is wrong or missing")
+    u.add_argument("--sysroot", help="find the core's modules under this directory (a core from another machine)")
+    u.add_argument("--method", choices=("dwarf", "fp", "compare"), default="dwarf",
+                   help="dwarf: CFI, with frame pointers where a frame has none (default); fp: rbp chain only; "
+                        "compare: both side by side")
+    u.add_argument("--registers", action="store_true", help="print every register known in each frame")
+    u.add_argument("--json", action="store_true", help="machine-readable output (see README for the schema)")
+    u.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each thread after N frames (4096)")
+    u.add_argument("--thread", type=int, metavar="TID", help="only this thread")
+    u.add_argument("--save", metavar="FILE", help="also write a snapshot that replays this walk")
+    u.set_defaults(func=cmd_unwind)
     return p
 
 

@@ -11,7 +11,7 @@ from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
-from .reader import PT_LOAD, ELFReader
+from .reader import ELFReader
 
 DEBUG_ROOT = "/usr/lib/debug"
 
@@ -46,14 +46,6 @@ class ElfFile:
             return self.reader.build_id()
         except ELFError:
             return None
-
-    @property
-    def first_load_vaddr(self) -> int:
-        """p_vaddr of the first PT_LOAD rounded down to its page: the load bias is map start minus this."""
-        for seg in self.reader.segments:
-            if seg.type == PT_LOAD:
-                return seg.vaddr - (seg.offset & 0xFFF) if seg.offset & 0xFFF == seg.vaddr & 0xFFF else seg.vaddr
-        return 0
 
     def debug_file(self) -> ELFReader | None:
         """The separate debug file, by build-id then .gnu_debuglink, or None."""

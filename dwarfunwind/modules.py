@@ -1,0 +1,190 @@
+"""The modules (executable, shared libraries, vDSO) loaded in a target, and their load biases.
+
+A :class:`Module` ties a runtime address range to an :class:`ElfFile` and the
+bias between the file's addresses and the process's. :class:`ModuleMap` finds
+the module of a pc; it is built once per target from its file mappings.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .cfi.rules import Row
+from .elf.module import ElfFile
+from .elf.reader import PT_LOAD, ELFReader
+from .errors import DwarfUnwindError, ELFError, MemoryReadError
+from .targets.base import Mapping, Target
+
+#: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
+MAX_VDSO_SIZE = 1 << 20
+
+
+@dataclass(eq=False)
+class Module:
+    """One loaded ELF image: runtime ``[start, end)``, ``bias`` = runtime address - file address."""
+
+    path: str
+    start: int
+    end: int
+    bias: int
+    elf: ElfFile | None
+    _rows: dict[int, Row | None] = field(default_factory=dict, repr=False)
+    _syms: dict[int, tuple[str, int] | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The file name without directories (``libc.so.6``, ``[vdso]``)."""
+        return os.path.basename(self.path) or self.path
+
+    def row_for(self, pc: int) -> Row | None:
+        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs)."""
+        try:
+            return self._rows[pc]
+        except KeyError:
+            pass
+        row = None
+        if self.elf is not None:
+            try:
+                row = self.elf.row_for(pc - self.bias)
+            except DwarfUnwindError as e:
+                self.elf.errors.append(e)
+        if len(self._rows) < 65536:
+            self._rows[pc] = row
+        return row
+
+    def symbolize(self, pc: int) -> tuple[str, int] | None:
+        """(function, offset) for runtime address ``pc``."""
+        try:
+            return self._syms[pc]
+        except KeyError:
+            pass
+        sym = self.elf.symbolize(pc - self.bias) if self.elf is not None else None
+        if len(self._syms) < 65536:
+            self._syms[pc] = sym
+        return sym
+
+
+class ModuleMap:
+    """Modules sorted by address, with a fast lookup of the module containing a pc."""
+
+    def __init__(self, modules: Iterable[Module]) -> None:
+        self.modules = sorted(modules, key=lambda m: m.start)
+        self._starts = [m.start for m in self.modules]
+        #: Problems met while finding modules (missing files, build-id mismatches), said once each.
+        self.problems: list[str] = []
+
+    def find(self, pc: int) -> Module | None:
+        i = bisect.bisect_right(self._starts, pc) - 1
+        if i >= 0 and pc < self.modules[i].end:
+            return self.modules[i]
+        return None
+
+    def add(self, module: Module) -> None:
+        self.modules.append(module)
+        self.modules.sort(key=lambda m: m.start)
+        self._starts = [m.start for m in self.modules]
+
+    @classmethod
+    def from_target(cls, target: Target, *, exe: str | None = None, sysroot: str | None = None) -> "ModuleMap":
+        """Group the target's file mappings into modules and open their files.
+
+        ``exe`` replaces the executable's path (the mapping of that base name,
+        or else the lowest file mapping); ``sysroot`` is prefixed to the paths a
+        core names. The vDSO is read from the target's own memory.
+        """
+        mappings = sorted(target.mappings(), key=lambda m: m.start)
+        groups: dict[str, list[Mapping]] = {}
+        for m in mappings:
+            if m.path and (m.path.startswith("/") or m.path == "[vdso]"):
+                groups.setdefault(m.path, []).append(m)
+        exe_path = None
+        if exe:
+            base = os.path.basename(exe)
+            exe_path = next((p for p in groups if os.path.basename(p) == base), None)
+            if exe_path is None and groups:
+                exe_path = min(groups, key=lambda p: groups[p][0].start)
+        result = cls([])
+        for path, maps in groups.items():
+            start, end = maps[0].start, max(m.end for m in maps)
+            if path == "[vdso]":
+                module = _vdso_module(target, maps[0], result.problems)
+            else:
+                module = _file_module(path, maps, exe if path == exe_path else None, sysroot, target,
+                                      result.problems)
+            if module is not None:
+                module.start, module.end = start, end
+                result.modules.append(module)
+        result.modules.sort(key=lambda m: m.start)
+        result._starts = [m.start for m in result.modules]
+        return result
+
+
+def _locate(path: str, override: str | None, sysroot: str | None) -> str | None:
+    candidates = []
+    if override:
+        candidates.append(override)
+    if sysroot:
+        candidates.append(os.path.join(sysroot, path.lstrip("/")))
+    candidates.append(path)
+    for c in candidates:
+        if os.path.isfile(c):
+            return c
+    return None
+
+
+def _bias(reader: ELFReader, first: Mapping) -> int:
+    """Bias from the first mapping of a file: the PT_LOAD holding its file offset says its vaddr."""
+    for seg in reader.segments:
+        if seg.type == PT_LOAD and seg.offset <= first.offset < seg.offset + max(seg.filesz, 1):
+            return first.start - (seg.vaddr + (first.offset - seg.offset))
+    for seg in reader.segments:
+        if seg.type == PT_LOAD:
+            return first.start - (seg.vaddr - seg.offset + first.offset)
+    return first.start - first.offset
+
+
+def _memory_build_id(target: Target, first: Mapping) -> bytes | None:
+    """The build-id of the image mapped at ``first`` as the target has it in memory (first page)."""
+    try:
+        page = target.read_memory(first.start, 4096)
+        return ELFReader(page, "memory").build_id()
+    except (DwarfUnwindError, ValueError):
+        return None
+
+
+def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: str | None, target: Target,
+                 problems: list[str]) -> Module | None:
+    found = _locate(path, override, sysroot)
+    if found is None:
+        problems.append(f"{path}: module not found; frames in it have no CFI or symbols")
+        return Module(path, maps[0].start, maps[0].end, 0, None)
+    try:
+        elf = ElfFile.open(found)
+        reader = elf.reader
+        first = next((m for m in maps if m.offset == 0), maps[0])
+        bias = _bias(reader, first)
+    except ELFError as e:
+        problems.append(str(e))
+        return Module(path, maps[0].start, maps[0].end, 0, None)
+    want = maps[0].build_id or _memory_build_id(target, maps[0])
+    have = elf.build_id
+    if want and have and want != have:
+        problems.append(f"{found}: build-id {have.hex()} does not match the target's {want.hex()}")
+    return Module(path, maps[0].start, maps[0].end, bias, elf)
+
+
+def _vdso_module(target: Target, m: Mapping, problems: list[str]) -> Module | None:
+    size = m.end - m.start
+    if size > MAX_VDSO_SIZE:
+        problems.append(f"[vdso] at {m.start:#x}: {size} bytes is too large for a vDSO")
+        return None
+    try:
+        image = target.read_memory(m.start, size)
+        elf = ElfFile(ELFReader(image, "[vdso]"), find_debug=False)
+    except (MemoryReadError, ELFError) as e:
+        problems.append(f"[vdso]: {e}")
+        return None
+    return Module("[vdso]", m.start, m.end, _bias(elf.reader, m), elf)

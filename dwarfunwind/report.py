@@ -1,0 +1,144 @@
+"""Turning stack traces into the JSON contract and into text (no printing here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .arch.x86_64 import FRAME_REGISTERS
+from .unwind.frame import Frame, StackTrace
+
+
+def frame_to_dict(frame: Frame) -> dict[str, Any]:
+    """One frame in the ``unwind --json`` schema."""
+    return {
+        "index": frame.index,
+        "pc": frame.pc,
+        "cfa": frame.cfa,
+        "function": frame.function,
+        "offset": frame.offset,
+        "module": frame.module.name if frame.module is not None else None,
+        "method": frame.method,
+        "signal_frame": frame.signal_frame,
+        "interrupted": frame.interrupted,
+        "registers": frame.registers_by_name(),
+    }
+
+
+def trace_to_dict(trace: StackTrace) -> dict[str, Any]:
+    """One thread in the ``unwind --json`` schema."""
+    return {
+        "tid": trace.thread.tid,
+        "crashed": trace.thread.crashed,
+        "frames": [frame_to_dict(f) for f in trace.frames],
+        "stop_reason": trace.stop_reason.value,
+        "stop_detail": trace.stop_detail,
+        "reliable": trace.reliable,
+    }
+
+
+def frame_line(frame: Frame) -> str:
+    """``#3  0x00007f... in func+0x1c (libc.so.6) [signal frame]`` in the style of gdb's bt."""
+    where = frame.symbol() or "??"
+    module = f" ({frame.module.name})" if frame.module is not None else ""
+    marks = []
+    if frame.signal_frame:
+        marks.append("signal frame")
+    if frame.interrupted:
+        marks.append("interrupted")
+    if frame.method == "fp":
+        marks.append("frame pointer")
+    tail = f"  [{', '.join(marks)}]" if marks else ""
+    return f"#{frame.index:<3} {frame.pc:#018x} in {where}{module}{tail}"
+
+
+def register_lines(frame: Frame, indent: str = "      ") -> list[str]:
+    """Registers of a frame, four per line, ``<unknown>`` where not known."""
+    regs = frame.registers_by_name()
+    cells = [f"{name:>3} {value:#018x}" if value is not None else f"{name:>3} {'<unknown>':>18}"
+             for name, value in regs.items()]
+    return [indent + "  ".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
+
+
+def trace_lines(trace: StackTrace, *, registers: bool = False) -> list[str]:
+    """A thread's frames and its stop reason, as text."""
+    t = trace.thread
+    head = f"Thread {t.tid}"
+    if t.crashed:
+        head += f" (crashed{f', signal {t.signal}' if t.signal else ''})"
+    lines = [head + ":"]
+    for f in trace.frames:
+        lines.append(frame_line(f))
+        if registers:
+            lines.extend(register_lines(f))
+    verdict = "reliable" if trace.reliable else "not reliable"
+    detail = f" ({trace.stop_detail})" if trace.stop_detail else ""
+    lines.append(f"  stop: {trace.stop_reason.describe()}{detail}; {verdict}")
+    return lines
+
+
+def compare_lines(dwarf_trace: StackTrace, fp_trace: StackTrace) -> list[str]:
+    """The DWARF and frame-pointer walks of one thread side by side, with what each one misses."""
+    def key(f: Frame) -> tuple[int, int | None]:
+        return (f.pc, f.sp)
+
+    def label(f: Frame | None) -> str:
+        if f is None:
+            return ""
+        text = f"{f.pc:#x} {f.symbol() or '??'}"
+        if f.interrupted:
+            text += " [interrupted]"
+        elif f.signal_frame:
+            text += " [signal]"
+        return text
+
+    t = dwarf_trace.thread
+    lines = [f"Thread {t.tid}{' (crashed)' if t.crashed else ''}:",
+             f"  {'#':<3} {'DWARF':<52} {'frame pointers':<52}"]
+    fp_by_key = {key(f): f for f in fp_trace.frames}
+    dw_keys = {key(f) for f in dwarf_trace.frames}
+    # Align rows: walk the DWARF frames, inserting frame-pointer frames that DWARF does not have.
+    rows: list[tuple[Frame | None, Frame | None]] = []
+    fp_iter = iter(fp_trace.frames)
+    pending = next(fp_iter, None)
+    for f in dwarf_trace.frames:
+        match = fp_by_key.get(key(f))
+        if match is not None:
+            while pending is not None and pending is not match:
+                if key(pending) not in dw_keys:
+                    rows.append((None, pending))
+                pending = next(fp_iter, None)
+            rows.append((f, match))
+            pending = next(fp_iter, None)
+        else:
+            rows.append((f, None))
+    while pending is not None:
+        if key(pending) not in dw_keys:
+            rows.append((None, pending))
+        pending = next(fp_iter, None)
+    for i, (a, b) in enumerate(rows):
+        lines.append(f"  {i:<3} {label(a):<52} {label(b):<52}")
+    only_dw = [f for f in dwarf_trace.frames if key(f) not in fp_by_key]
+    only_fp = [f for f in fp_trace.frames if key(f) not in dw_keys]
+    lines.append(f"  frames only DWARF finds: {', '.join(f.symbol() or hex(f.pc) for f in only_dw) or 'none'}")
+    lines.append(f"  frames only frame pointers find: {', '.join(f.symbol() or hex(f.pc) for f in only_fp) or 'none'}")
+    for a, b in rows:
+        if a is None or b is None:
+            continue
+        ra, rb = a.registers_by_name(), b.registers_by_name()
+        only_a = [n for n in FRAME_REGISTERS if ra[n] is not None and rb[n] is None]
+        only_b = [n for n in FRAME_REGISTERS if rb[n] is not None and ra[n] is None]
+        differ = [n for n in FRAME_REGISTERS if ra[n] is not None and rb[n] is not None and ra[n] != rb[n]]
+        if only_a or only_b or differ:
+            parts = []
+            if only_a:
+                parts.append(f"only DWARF knows {' '.join(only_a)}")
+            if only_b:
+                parts.append(f"only frame pointers know {' '.join(only_b)}")
+            if differ:
+                parts.append(f"they disagree on {' '.join(differ)}")
+            lines.append(f"  #{a.index} {a.symbol() or hex(a.pc)}: {'; '.join(parts)}")
+    for name, tr in (("DWARF", dwarf_trace), ("frame pointers", fp_trace)):
+        detail = f" ({tr.stop_detail})" if tr.stop_detail else ""
+        lines.append(f"  {name}: {len(tr.frames)} frames, stop: {tr.stop_reason.describe()}{detail}; "
+                     f"{'reliable' if tr.reliable else 'not reliable'}")
+    return lines

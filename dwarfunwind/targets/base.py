@@ -1,0 +1,71 @@
+"""The one small protocol every target implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """One thread as the target saw it stopped.
+
+    ``registers`` maps DWARF register numbers (0..15 for the GPRs, 16 for rip)
+    to values; registers the target does not know are absent.
+    """
+
+    tid: int
+    registers: dict[int, int]
+    #: True for the thread that crashed (the first NT_PRSTATUS of a kernel core).
+    crashed: bool = False
+    #: The signal that stopped the thread, when known.
+    signal: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A region of the target's address space.
+
+    ``path`` is the file mapped there (as the target names it: NT_FILE or
+    /proc/PID/maps), ``"[vdso]"``/``"[stack]"`` for special regions, None for
+    anonymous memory. ``offset`` is the file offset of ``start``.
+    """
+
+    start: int
+    end: int
+    offset: int = 0
+    path: str | None = None
+    readable: bool = True
+    writable: bool = False
+    executable: bool = False
+    build_id: bytes | None = field(default=None, compare=False)
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Threads, registers, memory and mappings of a stopped program."""
+
+    #: A short description for messages: the core's path, ``pid 1234``, the snapshot's path.
+    name: str
+
+    def threads(self) -> Sequence[ThreadInfo]:
+        """Every thread, the crashed (or first) one first."""
+        ...
+
+    def read_memory(self, address: int, size: int) -> bytes:
+        """Exactly ``size`` bytes at ``address``.
+
+        Raises :class:`~dwarfunwind.errors.MemoryReadError` when any byte is not
+        available (unmapped, or omitted from a core and not found in a file).
+        """
+        ...
+
+    def mappings(self) -> Sequence[Mapping]:
+        """The address-space regions, sorted by start address."""
+        ...
+
+    def close(self) -> None:
+        """Release files; for a live process, detach and leave it running."""
+        ...

@@ -1,0 +1,1 @@
+"""The walk: one step with CFI or frame pointers, repeated until the outermost frame."""

@@ -1,0 +1,104 @@
+"""One unwind step with CFI: a row and the callee's registers -> the caller's registers.
+
+Pure: memory comes through a ``read_memory(address, size)`` callable, so the
+step can run against a core, a live process, a snapshot or a test's dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
+from ..cfi.expr import RegisterUnavailable, evaluate
+from ..cfi.rules import Row, RuleKind
+
+_OFFSET = int(RuleKind.OFFSET)
+_VAL_OFFSET = int(RuleKind.VAL_OFFSET)
+_REGISTER = int(RuleKind.REGISTER)
+_EXPRESSION = int(RuleKind.EXPRESSION)
+_VAL_EXPRESSION = int(RuleKind.VAL_EXPRESSION)
+_SAME_VALUE = int(RuleKind.SAME_VALUE)
+_UNDEFINED = int(RuleKind.UNDEFINED)
+
+ReadMemory = Callable[[int, int], bytes]
+MASK = (1 << 64) - 1
+
+
+class _Machine:
+    """The callee frame as an expression sees it: its known registers and the target's memory."""
+
+    __slots__ = ("regs", "read_memory")
+
+    def __init__(self, regs: dict[int, int], read_memory: ReadMemory) -> None:
+        self.regs = regs
+        self.read_memory = read_memory
+
+    def read_register(self, regno: int) -> int:
+        try:
+            return self.regs[regno]
+        except KeyError:
+            raise RegisterUnavailable(regno) from None
+
+
+def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> int:
+    """The CFA of the frame described by ``row``, whose registers are ``regs``."""
+    cfa = row.cfa
+    if cfa.expression is not None:
+        # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
+        return evaluate(cfa.expression, _Machine(regs, read_memory), [])
+    try:
+        return (regs[cfa.register] + cfa.offset) & MASK
+    except KeyError:
+        raise RegisterUnavailable(cfa.register) from None
+
+
+def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, dict[int, int], bool]:
+    """Apply ``row`` to the callee's ``regs``.
+
+    Returns ``(cfa, caller_regs, outermost)``. ``caller_regs`` holds only what
+    the rules determine: registers with a rule, callee-saved registers without
+    one (they keep their value), rsp = CFA unless a rule says otherwise, and rip
+    (column 16) from the return-address rule. ``outermost`` is True when the
+    return address is undefined (``_start``, ``clone3``). Raises
+    MemoryReadError, RegisterUnavailable or ExpressionError.
+    """
+    cfa = compute_cfa(row, regs, read_memory)
+    caller: dict[int, int] = {}
+    # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
+    for r in CALLEE_SAVED:
+        if r in regs:
+            caller[r] = regs[r]
+    caller[RSP] = cfa
+    caller.pop(RA, None)
+    machine = None
+    ra_rule = row.regs.get(RA)
+    outermost = ra_rule is None or ra_rule.kind == _UNDEFINED
+    for regno, rule in row.regs.items():
+        kind = rule.kind
+        if kind == _OFFSET:
+            caller[regno] = int.from_bytes(read_memory((cfa + rule.arg) & MASK, 8), "little")  # type: ignore[operator]
+        elif kind == _VAL_OFFSET:
+            caller[regno] = (cfa + rule.arg) & MASK  # type: ignore[operator]
+        elif kind == _SAME_VALUE:
+            if regno in regs:
+                caller[regno] = regs[regno]
+            else:
+                caller.pop(regno, None)
+        elif kind == _UNDEFINED:
+            caller.pop(regno, None)
+        elif kind == _REGISTER:
+            if rule.arg in regs:
+                caller[regno] = regs[rule.arg]  # type: ignore[index]
+            else:
+                caller.pop(regno, None)
+        else:
+            if machine is None:
+                machine = _Machine(regs, read_memory)
+            # A register expression starts with the CFA pushed (DWARF 5, 6.4.2.3).
+            value = evaluate(rule.arg, machine, [cfa])  # type: ignore[arg-type]
+            if kind == _EXPRESSION:
+                value = int.from_bytes(read_memory(value, 8), "little")
+            caller[regno] = value
+    if outermost:
+        caller.pop(RA, None)
+    return cfa, caller, outermost

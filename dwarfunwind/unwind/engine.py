@@ -1,0 +1,163 @@
+"""The frame loop: method choice and fallback, termination, symbols, reliability."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..arch.x86_64 import RA
+from ..cfi.expr import RegisterUnavailable
+from ..errors import CFIError, ExpressionError, MemoryReadError
+from ..modules import Module, ModuleMap
+from ..targets.base import Target, ThreadInfo
+from . import dwarf, fp
+from .frame import Frame, StackTrace, StopReason
+
+DEFAULT_MAX_FRAMES = 4096
+METHODS = ("dwarf", "fp")
+
+#: The name of the fake function whose address + 1 CREATE_PT_REGS_FRAME plants as a return address.
+PT_REGS_MARKER = "pt_regs"
+
+
+class Unwinder:
+    """Walks the threads of one target.
+
+    Modules are opened once and their rows cached, so repeated walks (a
+    profiler sampling the same process) reuse everything.
+    """
+
+    def __init__(self, target: Target, modules: ModuleMap | None = None, *, exe: str | None = None,
+                 sysroot: str | None = None) -> None:
+        self.target = target
+        self.modules = modules if modules is not None else ModuleMap.from_target(target, exe=exe, sysroot=sysroot)
+        self._markers: dict[int, bool] = {}
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def unwind(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
+               tids: Iterable[int] | None = None) -> list[StackTrace]:
+        """A :class:`StackTrace` per thread (crashed thread first), optionally only ``tids``."""
+        wanted = set(tids) if tids is not None else None
+        return [self.unwind_thread(t, method=method, max_frames=max_frames)
+                for t in self.target.threads() if wanted is None or t.tid in wanted]
+
+    def unwind_thread(self, thread: ThreadInfo, *, method: str = "dwarf",
+                      max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
+        """Walk one thread.
+
+        ``method="dwarf"`` uses CFI and falls back to frame pointers for a frame
+        without CFI (marked ``method="fp"``); ``method="fp"`` uses only the rbp chain.
+        """
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}")
+        trace = StackTrace(thread, method=method)
+        regs = {r: v for r, v in thread.registers.items() if 0 <= r <= RA}
+        if RA not in regs:
+            trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "rip is not known"
+            return trace
+        frame = self._frame(0, regs, "initial", interrupted=False)
+        trace.frames.append(frame)
+        seen: set[tuple[int, int | None]] = {(frame.pc, frame.sp)}
+        read = self.target.read_memory
+        max_frames = max(1, max_frames)
+        while True:
+            if len(trace.frames) >= max_frames:
+                trace.stop_reason = StopReason.FRAME_LIMIT
+                trace.stop_detail = f"{max_frames} frames"
+                break
+            stop = self._step(frame, method, read)
+            if isinstance(stop, tuple):
+                trace.stop_reason, trace.stop_detail = stop
+                break
+            caller = stop
+            pc = caller.pc
+            if pc == 0:
+                trace.stop_reason = StopReason.PC_ZERO
+                break
+            key = (pc, caller.sp)
+            if key in seen:
+                trace.stop_reason = StopReason.LOOP
+                trace.stop_detail = f"pc {pc:#x} sp {caller.sp:#x}" if caller.sp is not None else f"pc {pc:#x}"
+                break
+            seen.add(key)
+            # Across a signal frame the stack may switch (sigaltstack); elsewhere it must grow.
+            if not frame.signal_frame and not caller.interrupted:
+                old, new = frame.sp, caller.sp
+                if old is not None and new is not None and new <= old:
+                    trace.stop_reason = StopReason.CFA_NOT_INCREASING
+                    trace.stop_detail = f"rsp {old:#x} -> {new:#x}"
+                    break
+            trace.frames.append(caller)
+            frame = caller
+        return trace
+
+    # -- one step ---------------------------------------------------------------------------------
+
+    def _step(self, frame: Frame, method: str, read) -> Frame | tuple[StopReason, str]:  # type: ignore[no-untyped-def]
+        lookup = frame.lookup_pc
+        module = self.modules.find(lookup)
+        row = module.row_for(lookup) if module is not None and method == "dwarf" else None
+        if row is not None:
+            try:
+                cfa, regs, outermost = dwarf.step(row, frame.registers, read)
+            except MemoryReadError as e:
+                return StopReason.MEMORY, str(e)
+            except RegisterUnavailable as e:
+                return StopReason.REGISTER, str(e)
+            except (ExpressionError, CFIError) as e:
+                return StopReason.CFI_ERROR, str(e)
+            frame.cfa = cfa
+            frame.signal_frame = row.signal_frame
+            if outermost:
+                return StopReason.OUTERMOST, ""
+            if RA not in regs:
+                return StopReason.REGISTER, "the return address could not be recovered"
+            return self._frame(frame.index + 1, regs, "dwarf", interrupted=row.signal_frame)
+        # No CFI here: the frame-pointer chain, marked as such.
+        try:
+            cfa, regs, interrupted = fp.step(frame.registers, read, self._is_marker)
+        except fp.FramePointerEnd as e:
+            if method == "dwarf":
+                reason = StopReason.NO_MODULE if module is None else StopReason.NO_CFI
+                return reason, f"pc {frame.pc:#x}; frame pointers: {e}"
+            return StopReason.FP_END, str(e)
+        except MemoryReadError as e:
+            if method == "dwarf":
+                reason = StopReason.NO_MODULE if module is None else StopReason.NO_CFI
+                return reason, f"pc {frame.pc:#x}; frame pointers: {e}"
+            return StopReason.FP_END, str(e)
+        frame.cfa = cfa if not interrupted else frame.cfa
+        if interrupted:
+            frame.signal_frame = True
+        return self._frame(frame.index + 1, regs, "fp", interrupted=interrupted)
+
+    def _frame(self, index: int, regs: dict[int, int], method: str, *, interrupted: bool) -> Frame:
+        frame = Frame(index, regs[RA], None, regs, method, interrupted=interrupted)
+        module = self.modules.find(frame.lookup_pc)
+        if module is not None:
+            frame.module = module
+            sym = module.symbolize(frame.lookup_pc)
+            if sym is not None:
+                frame.function = sym[0]
+                frame.offset = frame.pc - (frame.lookup_pc - sym[1])
+        return frame
+
+    def _is_marker(self, address: int) -> bool:
+        """True if ``address`` is ``pt_regs+1``: the return address CREATE_PT_REGS_FRAME plants.
+
+        Looked up at address - 1, as any unwinder looks up a return address:
+        that is why the marker is +1 and the fake function two bytes long.
+        """
+        hit = self._markers.get(address)
+        if hit is None:
+            module: Module | None = self.modules.find(address - 1)
+            sym = module.symbolize(address - 1) if module is not None else None
+            hit = sym is not None and sym[0] == PT_REGS_MARKER and sym[1] == 0
+            self._markers[address] = hit
+        return hit
+
+
+def unwind_target(target: Target, **kwargs) -> list[StackTrace]:  # type: ignore[no-untyped-def]
+    """Convenience: open the target's modules and walk every thread."""
+    return Unwinder(target).unwind(**kwargs)
+

@@ -1,0 +1,134 @@
+"""What a walk produces: frames, per-thread traces, and why each walk stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from ..arch.x86_64 import FRAME_REGISTERS, REGNO
+
+if TYPE_CHECKING:
+    from ..modules import Module
+    from ..targets.base import ThreadInfo
+
+
+class StopReason(str, Enum):
+    """Why a walk ended. Only OUTERMOST is a complete, natural end."""
+
+    OUTERMOST = "outermost"  #: the return address is undefined (_start, clone3): the end of the stack
+    PC_ZERO = "pc-zero"  #: a return address of 0
+    NO_MODULE = "no-module"  #: the pc is in no known module
+    NO_CFI = "no-cfi"  #: the pc has no CFI and frame pointers were not allowed or failed
+    MEMORY = "memory"  #: memory a rule needed is not available
+    REGISTER = "register"  #: a register a rule needed is not known in this frame
+    CFI_ERROR = "cfi-error"  #: the CFI or an expression could not be decoded or evaluated
+    CFA_NOT_INCREASING = "cfa-not-increasing"  #: the stack did not grow towards the caller
+    LOOP = "loop"  #: the same frame came back
+    FRAME_LIMIT = "frame-limit"  #: --max-frames reached
+    FP_END = "fp-end"  #: the frame-pointer chain ended (rbp 0 or unmapped)
+
+    def describe(self) -> str:
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS = {
+    StopReason.OUTERMOST: "reached the outermost frame (return address undefined)",
+    StopReason.PC_ZERO: "return address 0",
+    StopReason.NO_MODULE: "pc is outside every known module",
+    StopReason.NO_CFI: "no CFI for pc",
+    StopReason.MEMORY: "stack memory not available",
+    StopReason.REGISTER: "a register the CFI needs is not known",
+    StopReason.CFI_ERROR: "CFI could not be evaluated",
+    StopReason.CFA_NOT_INCREASING: "stack pointer did not move towards the caller",
+    StopReason.LOOP: "the walk came back to a frame it had seen",
+    StopReason.FRAME_LIMIT: "frame limit reached",
+    StopReason.FP_END: "frame-pointer chain ended",
+}
+
+
+@dataclass(eq=False)
+class Frame:
+    """One physical frame.
+
+    ``pc`` is the value of rip in this frame: exact in frame 0 and in an
+    interrupted frame, a return address otherwise. ``registers`` holds every
+    register known in this frame by DWARF number (16 is rip); an absent
+    register is unknown, never guessed.
+    """
+
+    index: int
+    pc: int
+    cfa: int | None
+    registers: dict[int, int]
+    method: str  #: "initial", "dwarf" or "fp"
+    signal_frame: bool = False  #: this frame's CFI is a signal frame (augmentation S) or a pt_regs marker
+    interrupted: bool = False  #: this frame was interrupted by a signal/exception: pc is exact
+    module: "Module | None" = None
+    function: str | None = None
+    offset: int | None = None
+    #: Why this frame's CFA or registers are partial, when they are.
+    note: str | None = None
+
+    @property
+    def sp(self) -> int | None:
+        return self.registers.get(7)
+
+    @property
+    def lookup_pc(self) -> int:
+        """The address whose CFI describes this frame: pc itself where exact, else pc - 1.
+
+        A return address can be the first byte of the next function (after a
+        call to a noreturn function), so callers are looked up one byte back.
+        """
+        return self.pc if self.index == 0 or self.interrupted else self.pc - 1
+
+    def register(self, name: str) -> int:
+        """The value of register ``name`` (``rax`` .. ``r15``, ``rip``); LookupError if unknown here."""
+        try:
+            regno = REGNO[name]
+        except KeyError:
+            raise LookupError(f"no register named {name!r}") from None
+        try:
+            return self.registers[regno]
+        except KeyError:
+            raise LookupError(f"{name} is not known in frame #{self.index}") from None
+
+    def registers_by_name(self) -> dict[str, int | None]:
+        """Every GPR and rip by name, None where unknown."""
+        return {name: self.registers.get(REGNO[name]) for name in FRAME_REGISTERS}
+
+    def symbol(self) -> str | None:
+        """``function+0xoff`` or None."""
+        if self.function is None:
+            return None
+        return f"{self.function}+{self.offset:#x}" if self.offset else self.function
+
+
+@dataclass(eq=False)
+class StackTrace:
+    """The walk of one thread."""
+
+    thread: "ThreadInfo"
+    frames: list[Frame] = field(default_factory=list)
+    stop_reason: StopReason = StopReason.OUTERMOST
+    #: Details of the stop (the address that could not be read, the error text).
+    stop_detail: str = ""
+    method: str = "dwarf"
+
+    @property
+    def reliable(self) -> bool:
+        """True only when every frame came from CFI or an exact register block and the walk reached the end.
+
+        This is the kernel's reliable-unwinder notion: a frame recovered by
+        frame-pointer guessing, or a walk that stopped early, is not reliable.
+        """
+        if self.stop_reason is not StopReason.OUTERMOST:
+            return False
+        return all(f.method in ("initial", "dwarf") or (f.method == "fp" and f.interrupted)
+                   for f in self.frames)
+
+    @property
+    def complete(self) -> bool:
+        return self.stop_reason is StopReason.OUTERMOST
+
