@@ -181,7 +181,7 @@ def artifacts(name: str, out: Path) -> dict[str, Path]:
 
 def _inputs(name: str) -> list[Path]:
     spec = PROGRAMS[name]
-    return [SRC / s for s in spec["sources"]] + [SRC / "magic.h", SRC / "pt_regs.h",
+    return [SRC / s for s in spec["sources"]] + [SRC / "magic.h", SRC / "pt_regs.h", SRC / "die_here.h",
                                                   Path(__file__).resolve(), GDB_SCRIPT]
 
 

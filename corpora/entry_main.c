@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "magic.h"
+#include "die_here.h"
 #include "pt_regs.h"
 
 #define NOINLINE __attribute__((noinline))
@@ -27,7 +28,7 @@ static void check_regs(const struct pt_regs *r)
 	if (bad) _exit(97);
 }
 
-NOINLINE void some_func(void) { sink++; abort(); }
+NOINLINE void some_func(void) { sink++; die_here(); }
 NOINLINE void some_other_func(void) { some_func(); sink++; }
 NOINLINE void do_page_fault(struct pt_regs *regs)
 {

@@ -10,13 +10,14 @@
 #include <ucontext.h>
 #include <sys/syscall.h>
 #include "magic.h"
+#include "die_here.h"
 
 #define NOINLINE __attribute__((noinline))
 extern void faulting_func(void);
 extern const unsigned long faulting_insn_offset;
 volatile int sink;
 
-NOINLINE void some_func(void) { sink++; abort(); }
+NOINLINE void some_func(void) { sink++; die_here(); }
 NOINLINE void some_other_func(void) { some_func(); sink++; }
 
 NOINLINE void segv_handler(int sig, siginfo_t *si, void *ctx)

@@ -107,7 +107,11 @@ class Unwinder:
             except (ExpressionError, CFIError) as e:
                 return StopReason.CFI_ERROR, str(e)
             frame.cfa = cfa
-            frame.signal_frame = row.signal_frame
+            if row.signal_frame and not frame.signal_frame:
+                frame.signal_frame = True
+                # A trampoline's "return address" is its first instruction, not a call site:
+                # name it at pc (its FDE starts a byte early only so pc - 1 finds the CFI).
+                self._symbolize(frame, frame.pc)
             if outermost:
                 return StopReason.OUTERMOST, ""
             if RA not in regs:
@@ -133,14 +137,18 @@ class Unwinder:
 
     def _frame(self, index: int, regs: dict[int, int], method: str, *, interrupted: bool) -> Frame:
         frame = Frame(index, regs[RA], None, regs, method, interrupted=interrupted)
-        module = self.modules.find(frame.lookup_pc)
-        if module is not None:
-            frame.module = module
-            sym = module.symbolize(frame.lookup_pc)
-            if sym is not None:
-                frame.function = sym[0]
-                frame.offset = frame.pc - (frame.lookup_pc - sym[1])
+        self._symbolize(frame, frame.lookup_pc)
         return frame
+
+    def _symbolize(self, frame: Frame, address: int) -> None:
+        module = self.modules.find(address)
+        frame.module = module
+        sym = module.symbolize(address) if module is not None else None
+        if sym is not None:
+            frame.function = sym[0]
+            frame.offset = frame.pc - (address - sym[1])
+        else:
+            frame.function = frame.offset = None
 
     def _is_marker(self, address: int) -> bool:
         """True if ``address`` is ``pt_regs+1``: the return address CREATE_PT_REGS_FRAME plants.
