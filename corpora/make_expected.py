@@ -61,7 +61,7 @@ def expected_for(name, sigframe, handler):
     seed = "entry" if name.startswith("entry") else "sigsegv"
     inv = [
         "frames listed are a contiguous run of the crashing thread's physical frames, "
-        "starting right below abort()'s frame",
+        "starting at frame 0 (some_func raises SIGABRT itself: corpora/die_here.h)",
         "faulting_func: every GPR except rsp holds its magic value (expected/magic.json)",
         "faulting_func: pc == faulting_func + %d exactly" % FAULTING_INSN_OFFSET,
         "caller_a: rsp == faulting_func's rsp + 56; rbx rbp r12-r15 not magic",
