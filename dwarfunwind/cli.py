@@ -196,6 +196,17 @@ def _save(program, traces, path: str) -> None:  # type: ignore[no-untyped-def]
     save_snapshot(program.target, path, recorder.ranges())
 
 
+# -- demo --------------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import report, run_scenarios
+
+    lines, ok = report(run_scenarios())
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 
@@ -223,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--thread", type=int, metavar="TID", help="only this thread")
     u.add_argument("--save", metavar="FILE", help="also write a snapshot that replays this walk")
     u.set_defaults(func=cmd_unwind)
+
+    d = sub.add_parser("demo", help="the seed scenario: cross an exception frame with CFI vs frame pointers")
+    d.set_defaults(func=cmd_demo)
     return p
 
 

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from oracles import diff_file, iter_cfi_elves, scan_elf
 
 pytestmark = pytest.mark.skipif(shutil.which("readelf") is None, reason="readelf not found on PATH")

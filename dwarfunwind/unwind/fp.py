@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable
 
 from ..arch.x86_64 import PT_REGS_SIZE, PT_REGS_SLOTS, RA, RBP, REGNO, RSP
+from ..errors import MemoryReadError
 
 ReadMemory = Callable[[int, int], bytes]
 
@@ -57,6 +58,13 @@ def step(
     saved_fp, ra = struct.unpack("<QQ", read_memory(fp, 16))
     if is_marker is not None and is_marker(ra):
         regs_ptr = int.from_bytes(read_memory(fp + 16, 8), "little")
-        caller = read_pt_regs(read_memory, regs_ptr)
+        if regs_ptr < fp + 24:
+            raise FramePointerEnd(f"pt_regs pointer {regs_ptr:#x} is not above the marker frame at {fp:#x}")
+        try:
+            caller = read_pt_regs(read_memory, regs_ptr)
+        except MemoryReadError:
+            # Partial pt_regs: the stack ends inside the block. What lies beyond is not a
+            # register block, so it reads as the end of the stack, never as registers.
+            raise FramePointerEnd(f"partial pt_regs at {regs_ptr:#x}: the stack ends inside it") from None
         return caller[RSP], caller, True
     return fp + 16, {RBP: saved_fp, RSP: fp + 16, RA: ra}, False

@@ -16,8 +16,9 @@ import functools
 import os
 import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Optional
 
 # --------------------------------------------------------------------------
 # Register naming
@@ -35,7 +36,7 @@ _CONTRACT_NAME_TO_NUM["ra"] = RA_COLUMN
 _RNUM = re.compile(r"^r(\d+)$")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def contract_reg_number(name: str) -> int:
     """DWARF number of a register name in our JSON contract."""
     n = _CONTRACT_NAME_TO_NUM.get(name)
@@ -68,7 +69,7 @@ _OFF = re.compile(r"^([cv])([+-]\d+)$")
 _CFA = re.compile(r"^(.+?)([+-]\d+)$")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def canon_contract_rule(cell: str) -> tuple:
     """Canonical form of a register-rule cell of *our* JSON."""
     if cell in ("u", "s", "exp", "vexp"):
@@ -79,7 +80,7 @@ def canon_contract_rule(cell: str) -> tuple:
     return ("reg", contract_reg_number(cell))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def canon_contract_cfa(cell: str) -> tuple:
     if cell == "exp":
         return ("exp",)
@@ -89,7 +90,7 @@ def canon_contract_cfa(cell: str) -> tuple:
     return ("reg", contract_reg_number(m.group(1)), int(m.group(2)))
 
 
-def render_rule(c: Optional[tuple]) -> str:
+def render_rule(c: tuple | None) -> str:
     """Render a canonical cell in the contract notation (for messages)."""
     if c is None:
         return "<no row>"
@@ -116,7 +117,7 @@ class CanonFDE:
     offset: int
     pc_begin: int
     pc_end: int
-    signal_frame: Optional[bool]
+    signal_frame: bool | None
     rows: list
     note: str = ""  # oracle-side caveat (e.g. readelf printed no rows)
 
@@ -139,7 +140,7 @@ class Mismatch:
     file: str
     section: str
     fde_offset: int
-    loc: Optional[int]
+    loc: int | None
     column: str
     ours: str
     oracle: str
@@ -150,7 +151,7 @@ class Mismatch:
                 f"{self.column}: ours={self.ours} readelf={self.oracle}")
 
 
-def _state_at(rows: list, addr: int) -> Optional[CanonRow]:
+def _state_at(rows: list, addr: int) -> CanonRow | None:
     """The row in force at ``addr``: the last row whose loc <= addr (rows in order)."""
     best = None
     for r in rows:
@@ -223,6 +224,7 @@ SHT_NOBITS = 8
 class ElfInfo:
     path: str
     machine: int
+    etype: int = 0  # ET_REL=1, ET_EXEC=2, ET_DYN=3
     sections: dict = field(default_factory=dict)  # name -> (sh_type, sh_size)
 
     def has(self, name: str) -> bool:
@@ -234,14 +236,14 @@ class ElfInfo:
         return [n for n in (".eh_frame", ".debug_frame") if self.has(n)]
 
 
-def scan_elf(path: str) -> Optional[ElfInfo]:
+def scan_elf(path: str) -> ElfInfo | None:
     """Section names/types/sizes of a 64-bit little-endian ELF, or None."""
     try:
         with open(path, "rb") as f:
             hdr = f.read(64)
             if len(hdr) < 64 or hdr[:4] != b"\x7fELF" or hdr[4] != 2 or hdr[5] != 1:
                 return None
-            machine = struct.unpack_from("<H", hdr, 18)[0]
+            etype, machine = struct.unpack_from("<HH", hdr, 16)
             shoff = struct.unpack_from("<Q", hdr, 40)[0]
             shentsize, shnum, shstrndx = struct.unpack_from("<HHH", hdr, 58)
             if shoff == 0 or shentsize != 64:
@@ -263,7 +265,7 @@ def scan_elf(path: str) -> Optional[ElfInfo]:
             _, _, _, _, stroff, strsize = struct.unpack_from("<IIQQQQ", tab, shstrndx * 64)
             f.seek(stroff)
             strtab = f.read(min(strsize, 1 << 20))
-            info = ElfInfo(path, machine)
+            info = ElfInfo(path, machine, etype)
             for i in range(shnum):
                 name_off, sh_type, _flags, _addr, _off, size = struct.unpack_from("<IIQQQQ", tab, i * 64)
                 end = strtab.find(b"\0", name_off)
@@ -275,6 +277,20 @@ def scan_elf(path: str) -> Optional[ElfInfo]:
 
 
 EM_X86_64 = 62
+ET_REL = 1
+
+
+def rebase_fde(f: CanonFDE) -> CanonFDE:
+    """The FDE with addresses relative to its pc_begin.
+
+    Used for relocatable objects: readelf applies the relocations of .eh_frame
+    (pc_begin becomes the function's offset in its section) while our contract
+    prints the file's own, unrelocated values; the rows relative to pc_begin
+    must still agree.
+    """
+    b = f.pc_begin
+    return CanonFDE(f.offset, 0, f.pc_end - b, f.signal_frame,
+                    [CanonRow(r.loc - b, r.cfa, r.regs) for r in f.rows], f.note)
 
 
 def iter_cfi_elves(roots: Iterable[str], follow_symlinks: bool = False):
@@ -337,14 +353,14 @@ def run_ours(path: str, timeout: float = 600) -> tuple:
 @dataclass
 class FileResult:
     file: str
-    skipped: Optional[str] = None
+    skipped: str | None = None
     fdes: int = 0
     rows: int = 0
     mismatches: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
 
-def diff_file(path: str, ours: Optional[dict] = None, max_mismatches: int = 200) -> FileResult:
+def diff_file(path: str, ours: dict | None = None, max_mismatches: int = 200) -> FileResult:
     """Compare every FDE of every CFI section of ``path``: our CLI vs readelf."""
     from . import readelf as R
     res = FileResult(path)
@@ -356,6 +372,10 @@ def diff_file(path: str, ours: Optional[dict] = None, max_mismatches: int = 200)
     if not any(s.fdes for s in own):
         res.skipped = "readelf shows no FDE"
         return res
+    info = scan_elf(path)
+    relocatable = info is not None and info.etype == ET_REL
+    if relocatable:
+        res.notes.append("relocatable object: rows compared relative to pc_begin")
     if ours is None:
         ours, err, rc = run_ours(path)
         if ours is None:
@@ -389,7 +409,10 @@ def diff_file(path: str, ours: Optional[dict] = None, max_mismatches: int = 200)
                 res.mismatches.append(Mismatch(path, s.name, f.offset, None, "fde", "<missing>",
                                                f"pc={f.pc_begin:#x}..{f.pc_end:#x}"))
                 continue
-            n, mms = compare_fde(path, s.name, canon_contract_fde(mine), oracle)
+            mine_c = canon_contract_fde(mine)
+            if relocatable:
+                mine_c, oracle = rebase_fde(mine_c), rebase_fde(oracle)
+            n, mms = compare_fde(path, s.name, mine_c, oracle)
             res.rows += n
             res.mismatches.extend(mms)
             if len(res.mismatches) >= max_mismatches:

@@ -36,9 +36,8 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from typing import Optional
 
-from . import CanonFDE, CanonRow, RA_COLUMN, contract_reg_name, render_rule
+from . import RA_COLUMN, CanonFDE, CanonRow, contract_reg_name, render_rule
 
 # binutils dwarf.c dwarf_regnames_x86_64 (index = DWARF register number).
 _X86_64_NAMES = (
@@ -70,7 +69,7 @@ class ReadelfError(Exception):
     pass
 
 
-def readelf_path() -> Optional[str]:
+def readelf_path() -> str | None:
     return shutil.which("readelf")
 
 
@@ -95,13 +94,13 @@ class CIE:
 @dataclass
 class FDE:
     offset: int
-    cie_offset: Optional[int]
+    cie_offset: int | None
     pc_begin: int
     pc_end: int
     columns: list = field(default_factory=list)
     rows: list = field(default_factory=list)   # as printed (may be empty)
     notes: list = field(default_factory=list)  # readelf complaints inside the entry
-    signal_frame: Optional[bool] = None
+    signal_frame: bool | None = None
     synthesized: bool = False                  # rows taken from the CIE
 
     @property
@@ -112,7 +111,7 @@ class FDE:
 @dataclass
 class Section:
     name: str
-    loaded_from: Optional[str]
+    loaded_from: str | None
     fdes: list = field(default_factory=list)
     cies: dict = field(default_factory=dict)   # offset -> CIE
 
@@ -124,7 +123,7 @@ class Dump:
     stderr: str
     returncode: int
 
-    def section(self, name: str, own_only: bool = True) -> Optional[Section]:
+    def section(self, name: str, own_only: bool = True) -> Section | None:
         for s in self.sections:
             if s.name == name and (not own_only or s.loaded_from in (None, self.file)):
                 return s
@@ -158,10 +157,10 @@ def _parse_header(line: str, ra: int) -> list:
 
 def parse(text: str, file: str = "", stderr: str = "", returncode: int = 0) -> Dump:
     sections: list[Section] = []
-    sec: Optional[Section] = None
+    sec: Section | None = None
     entry = None          # current CIE or FDE
-    entry_cie: Optional[CIE] = None
-    cols: Optional[list] = None
+    entry_cie: CIE | None = None
+    cols: list | None = None
     for line in text.splitlines():
         if not line:
             continue
@@ -265,7 +264,7 @@ _CFA = re.compile(r"^(.+?)([+-]\d+)$")
 _REGCELL = re.compile(r"^r(\d+)(?: \(.*\))?$")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def canon_rule(cell: str) -> tuple:
     if cell in ("u", "s", "exp", "vexp"):
         return (cell,)
@@ -280,7 +279,7 @@ def canon_rule(cell: str) -> tuple:
     return ("?", cell)  # e.g. "n/a": never equal to anything of ours
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def canon_cfa(cell: str) -> tuple:
     if cell == "exp":
         return ("exp",)
