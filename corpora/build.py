@@ -401,6 +401,38 @@ def write_eu_stack(names: list[str] | None, out: Path) -> dict[str, Path]:
     return res
 
 
+DEMO_PROGRAMS = ["entry_nomarker", "entry_marker", "sigsegv_glibc", "sigsegv_restorer"]
+DEMO_DATA = HERE.parent / "dwarfunwind" / "data"
+
+
+def demo_data(work: Path, dest: Path = DEMO_DATA) -> list[Path]:
+    """Rebuild the demo's package data: the static seed programs and their cores, xz-compressed.
+
+    Static, so that the shipped cores unwind on any machine with no libraries
+    of the build machine; debug info stripped (symbols kept) to keep the
+    package small. Returns the files written.
+    """
+    import lzma
+
+    built = build(DEMO_PROGRAMS, work, cores=True, force=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in DEMO_PROGRAMS:
+        paths = artifacts(name, work)
+        stripped = Path(work) / f"{name}.stripped"
+        subprocess.run(["strip", "--strip-debug", "-o", str(stripped), str(built[name])], check=True,
+                       timeout=COMPILE_TIMEOUT)
+        for src, suffix in ((stripped, ""), (paths["core"], ".core")):
+            target = dest / f"{name}{suffix}.xz"
+            target.write_bytes(lzma.compress(src.read_bytes(), preset=9 | lzma.PRESET_EXTREME))
+            written.append(target)
+    manifest = dest / "demo.json"
+    magic = {reg: entry["int"] for reg, entry in json.loads((HERE / "expected" / "magic.json").read_text())["registers"].items()}
+    manifest.write_text(json.dumps({"programs": DEMO_PROGRAMS, "magic": magic}, indent=1) + "\n")
+    written.append(manifest)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, help="output directory")
@@ -411,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--no-check", action="store_true", help="do not compare oracles with expectations")
     ap.add_argument("--list", action="store_true", help="list programs and exit")
+    ap.add_argument("--demo-data", action="store_true",
+                    help="rebuild dwarfunwind/data (the demo's static binaries and cores) via --out")
     a = ap.parse_args(argv)
     if a.list:
         for n, s in PROGRAMS.items():
@@ -419,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.out is None:
         ap.error("--out is required")
     t0 = time.monotonic()
+    if a.demo_data:
+        for path in demo_data(a.out):
+            print(f"wrote {path} ({path.stat().st_size} bytes)")
+        return 0
     try:
         res = build(a.only, a.out, cores=not a.no_cores, force=a.force, jobs=a.jobs, check=not a.no_check)
     except (RuntimeError, KeyError) as e:
