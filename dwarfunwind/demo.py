@@ -88,7 +88,7 @@ def _fault_pc(program: Program, trace: StackTrace) -> int:
     module = program.modules.find(trace.frames[0].pc)
     if module is None or module.elf is None:
         return -1
-    symbols = {name: value for value, _, name in module.elf.reader.symbols()}
+    symbols = {sym[2]: sym[0] for sym in module.elf.reader.symbols()}
     if "faulting_func" not in symbols or "faulting_insn_offset" not in symbols:
         return -1
     raw = program.target.read_memory(symbols["faulting_insn_offset"] + module.bias, 8)

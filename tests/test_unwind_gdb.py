@@ -87,7 +87,7 @@ def test_interrupted_frame_has_every_planted_register(corpus, name):
     assert all(regs[r] is not None for r in GPRS + ("rip",))
 
 
-_EU_FRAME = re.compile(r"^#(\d+)\s+0x([0-9a-f]+)")
+_EU_FRAME = re.compile(r"^#(\d+)\s+0x([0-9a-f]+)(?:\s+(?:- 1\s+)?(\S.*?))?\s*$")
 
 
 def _eu_stack(path):
@@ -97,7 +97,7 @@ def _eu_stack(path):
             tid = int(line[4:].rstrip(":"))
             threads[tid] = []
         elif (m := _EU_FRAME.match(line)) and tid is not None:
-            threads[tid].append(int(m.group(2), 16))
+            threads[tid].append((int(m.group(2), 16), m.group(3)))
     return threads
 
 
@@ -107,8 +107,13 @@ def test_frames_match_eu_stack(corpus, name, need_tool):
     paths, _, traces, _ = _load(corpus, name)
     eu = _eu_stack(paths["eu_stack"])
     assert eu, "eu-stack printed no threads"
-    for tid, pcs in eu.items():
+    for tid, frames in eu.items():
+        pcs = [pc for pc, _ in frames]
         ours = [f.pc for f in traces[tid].frames]
+        # Symbol names as eu-stack resolves them from the same symbol tables (it keeps @@VERSION).
+        for (pc, eu_name), frame in zip(frames, traces[tid].frames):
+            if eu_name is not None:
+                assert frame.function == eu_name.split("@")[0], f"{name} thread {tid} pc {pc:#x}"
         # eu-stack stops at a signal frame's caller-less end differently; it must be a prefix-equal walk.
         n = min(len(ours), len(pcs))
         assert ours[:n] == pcs[:n], f"{name} thread {tid}: ours {[hex(p) for p in ours]} eu-stack {[hex(p) for p in pcs]}"

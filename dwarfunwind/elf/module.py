@@ -11,7 +11,8 @@ from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
-from .reader import ELFReader
+from .demangle import demangle
+from .reader import ET_REL, ELFReader, apply_relocations
 
 DEBUG_ROOT = "/usr/lib/debug"
 
@@ -111,6 +112,8 @@ class ElfFile:
                 continue
             try:
                 data = reader.section_data(sec)
+                if reader.type == ET_REL:
+                    data = apply_relocations(reader, sec, data)
                 hdr = hdr_addr = None
                 if name == ".eh_frame":
                     h = next((s for s in secs if s.name == ".eh_frame_hdr"), None)
@@ -150,7 +153,7 @@ class ElfFile:
     def symbolize(self, address: int) -> tuple[str, int] | None:
         """(function, offset) for an unrelocated address, from .symtab/.dynsym or the debug file."""
         if self._symbols is None:
-            syms: list[tuple[int, int, str]] = []
+            syms: list[tuple[int, int, str, int]] = []
             try:
                 syms = self.reader.symbols()
                 if not any(True for _ in syms[:1]) or self.reader.section(".symtab") is None:
@@ -159,9 +162,16 @@ class ElfFile:
                         syms = debug.symbols() or syms
             except ELFError as e:
                 self.errors.append(e)
-            # Prefer sized symbols and, among equals, the first name (as nm -n | first).
-            syms = sorted({s[0]: s for s in sorted(syms, key=lambda s: (s[0], -s[1]), reverse=True)}.values())
-            self._symbols = ([s[0] for s in syms], syms)
+            # Several names often share an address (aliases, versioned names): keep one per
+            # address, preferring a sized symbol, then global over weak over local, then the default version
+            # (name@@V), and show it without its version, as a C programmer wrote it.
+            best: dict[int, tuple[int, int, str, int]] = {}
+            for sym in syms:
+                current = best.get(sym[0])
+                if current is None or _preference(sym) > _preference(current):
+                    best[sym[0]] = sym
+            table = sorted((v, size, demangle(name.split("@", 1)[0] or name)) for v, size, name, _ in best.values())
+            self._symbols = ([s[0] for s in table], table)
         starts, syms = self._symbols
         i = bisect.bisect_right(starts, address) - 1
         if i < 0:
@@ -170,3 +180,8 @@ class ElfFile:
         if size and address >= value + size:
             return None
         return name, address - value
+
+
+def _preference(sym: tuple[int, int, str, int]) -> tuple[bool, int, bool, bool]:
+    name = sym[2]
+    return (sym[1] > 0, sym[3], "@@" in name, "@" not in name)

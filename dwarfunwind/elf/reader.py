@@ -209,9 +209,12 @@ class ELFReader:
 
     # -- symbols ----------------------------------------------------------------------------
 
-    def symbols(self) -> list[tuple[int, int, str]]:
-        """Function and object symbols as (value, size, name) from .symtab, else .dynsym."""
-        out: list[tuple[int, int, str]] = []
+    def symbols(self) -> list[tuple[int, int, str, int]]:
+        """Function and object symbols as (value, size, name, rank) from .symtab, else .dynsym.
+
+        ``rank`` orders bindings as symbolizers prefer them: 2 global, 1 weak, 0 local.
+        """
+        out: list[tuple[int, int, str, int]] = []
         for kind in (SHT_SYMTAB, SHT_DYNSYM):
             for s in self.sections:
                 if s.type != kind or s.link >= len(self.sections):
@@ -226,10 +229,54 @@ class ELFReader:
                     end = strtab.find(b"\0", name_off)
                     if end < 0:
                         continue
-                    out.append((value, size, strtab[name_off:end].decode("utf-8", "replace")))
+                    out.append((value, size, strtab[name_off:end].decode("utf-8", "replace"),
+                                _BINDING_RANK.get(info >> 4, 0)))
             if out:
                 break
         return out
+
+
+_BINDING_RANK = {1: 2, 2: 1}  # STB_GLOBAL, STB_WEAK; STB_LOCAL and the rest rank 0
+_RELA = struct.Struct("<QQq")
+SHT_RELA = 4
+ET_REL = 1
+# x86-64 relocation types found in CFI sections of relocatable objects: (size, pc-relative).
+_RELOC_TYPES = {1: (8, False), 2: (4, True), 10: (4, False), 11: (4, False), 24: (8, True)}
+
+
+def apply_relocations(reader: "ELFReader", section: Section, data: bytes) -> bytes:
+    """``data`` of ``section`` with its SHT_RELA relocations applied (relocatable objects).
+
+    In a .o file the CIE pointers of .debug_frame and the pc fields of every FDE
+    are left zero and filled in by relocations; readelf applies them, and so do we.
+    Symbols resolve to their st_value (sections of a .o all sit at address 0).
+    """
+    sections = reader.sections
+    index = sections.index(section)
+    out = bytearray(data)
+    for rela in sections:
+        if rela.type != SHT_RELA or rela.link >= len(sections) or rela.entsize not in (0, _RELA.size):
+            continue
+        # sh_info of a RELA section is the index of the section it applies to.
+        raw_hdr = reader.read(reader.shoff + sections.index(rela) * _SHDR.size, _SHDR.size, "section header")
+        if _SHDR.unpack(raw_hdr)[7] != index:
+            continue
+        symtab = reader.section_data(sections[rela.link])
+        relocs = reader.section_data(rela)
+        for i in range(len(relocs) // _RELA.size):
+            offset, info, addend = _RELA.unpack_from(relocs, i * _RELA.size)
+            rtype, symidx = info & 0xFFFFFFFF, info >> 32
+            kind = _RELOC_TYPES.get(rtype)
+            if kind is None or (symidx + 1) * _SYM.size > len(symtab):
+                continue
+            size, pcrel = kind
+            if offset + size > len(out):
+                raise ELFError(f"{reader.name}: relocation at {offset:#x} lies outside {section.name}")
+            value = _SYM.unpack_from(symtab, symidx * _SYM.size)[4] + addend
+            if pcrel:
+                value -= section.addr + offset
+            out[offset : offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+    return bytes(out)
 
 
 def parse_notes(raw: bytes, where: str = "") -> Iterator[Note]:
