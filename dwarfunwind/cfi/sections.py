@@ -272,7 +272,13 @@ class CFISection:
                 if errors is None:
                     raise
                 errors.append(e)
-                return
+                # A broken length hides where the next entry starts; .eh_frame_hdr knows
+                # where every FDE starts, so the rest of the section can still be served.
+                resume = self._hdr_table.next_fde_offset(offset) if self._hdr_table is not None else None
+                if resume is None:
+                    return
+                offset = resume
+                continue
             if end == idpos:
                 if self.is_eh:
                     return  # a zero length terminates .eh_frame
@@ -346,6 +352,7 @@ class _HdrTable:
         self.eh_address = eh_address
         self.fast = enc == 0x3B  # datarel|sdata4: what every linker writes
         self.hdr_address = bases.data or 0
+        self._offsets: list[int] | None = None
 
     @classmethod
     def parse(cls, hdr: bytes, hdr_address: int, eh_address: int) -> "_HdrTable":
@@ -376,6 +383,13 @@ class _HdrTable:
         loc, p = read_encoded(self.data, p, self.enc, self.bases)
         addr, _ = read_encoded(self.data, p, self.enc, self.bases)
         return loc or 0, addr or 0
+
+    def next_fde_offset(self, offset: int) -> int | None:
+        """The smallest .eh_frame offset of an FDE in the table that lies after ``offset``."""
+        if self._offsets is None:
+            self._offsets = sorted(self._entry(i)[1] - self.eh_address for i in range(self.count))
+        i = bisect.bisect_right(self._offsets, offset)
+        return self._offsets[i] if i < len(self._offsets) else None
 
     def lookup(self, pc: int) -> int | None:
         """The .eh_frame offset of the last FDE whose initial location is <= pc."""

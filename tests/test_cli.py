@@ -1,0 +1,215 @@
+"""The command line as users meet it: JSON contract, exit codes, snapshots, live processes, bad input.
+
+Oracles: gdb attached to the same live process; the core the snapshot was
+saved from; the process's own behaviour after we detach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import which
+
+PY = [sys.executable, "-m", "dwarfunwind"]
+REGISTERS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip"]
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*PY, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_error(r: subprocess.CompletedProcess, code: int) -> None:
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines and all(line.startswith("dwarfunwind: ") for line in lines), r.stderr
+
+
+def test_unwind_json_contract(corpus):
+    builder, out = corpus
+    p = builder.artifacts("c_threads", out)
+    r = run("unwind", str(p["core"]), "--exe", str(p["binary"]), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["threads"][0]["crashed"] is True
+    assert not any(t["crashed"] for t in doc["threads"][1:])
+    for t in doc["threads"]:
+        assert isinstance(t["tid"], int) and isinstance(t["reliable"], bool) and isinstance(t["stop_reason"], str)
+        for i, f in enumerate(t["frames"]):
+            assert f["index"] == i
+            assert f["method"] == ("initial" if i == 0 else "dwarf")
+            assert list(f["registers"]) == REGISTERS
+            assert f["registers"]["rip"] == f["pc"]
+            if i:
+                # A caller's rsp is the CFA of the frame below it.
+                assert f["registers"]["rsp"] == t["frames"][i - 1]["cfa"]
+            for key in ("function", "module"):
+                assert f[key] is None or isinstance(f[key], str)
+        assert t["stop_reason"] == "outermost" and t["reliable"]
+
+
+def test_text_output_and_registers(corpus):
+    builder, out = corpus
+    p = builder.artifacts("entry_nomarker", out)
+    r = run("unwind", str(p["core"]), "--registers")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^#3 +0x[0-9a-f]{16} in page_fault\+0x[0-9a-f]+ \(entry_nomarker\)  \[signal frame\]$",
+                     r.stdout, re.M)
+    assert re.search(r"^#4 +0x[0-9a-f]{16} in faulting_func\+0xa0 \(entry_nomarker\)  \[interrupted\]$", r.stdout, re.M)
+    assert "rax 0xc0de101010101010" in r.stdout
+    assert "stop: reached the outermost frame (return address undefined); reliable" in r.stdout
+
+
+def test_max_frames_gives_a_partial_trace(corpus):
+    builder, out = corpus
+    p = builder.artifacts("c_recursion", out)
+    r = run("unwind", str(p["core"]), "--json", "-n", "7")
+    assert r.returncode == 1
+    t = json.loads(r.stdout)["threads"][0]
+    assert len(t["frames"]) == 7 and t["stop_reason"] == "frame-limit" and not t["reliable"]
+
+
+def test_thread_selection(corpus):
+    builder, out = corpus
+    p = builder.artifacts("c_threads", out)
+    tids = [t["tid"] for t in json.loads(run("unwind", str(p["core"]), "--json").stdout)["threads"]]
+    r = run("unwind", str(p["core"]), "--json", "--thread", str(tids[-1]))
+    assert [t["tid"] for t in json.loads(r.stdout)["threads"]] == [tids[-1]]
+    assert_clean_error(run("unwind", str(p["core"]), "--thread", "1"), 2)
+
+
+def test_snapshot_replays_the_walk(corpus, tmp_path):
+    """--save writes what the walk read; replaying the snapshot gives the same frames and registers."""
+    builder, out = corpus
+    for name in ("c_threads", "sigsegv_glibc", "c_segv_handler_altstack"):
+        p = builder.artifacts(name, out)
+        snap = tmp_path / f"{name}.snap"
+        first = run("unwind", str(p["core"]), "--exe", str(p["binary"]), "--json", "--save", str(snap))
+        assert first.returncode == 0, first.stderr
+        assert snap.stat().st_size < p["core"].stat().st_size
+        again = run("unwind", str(snap), "--exe", str(p["binary"]), "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout) == json.loads(first.stdout)
+
+
+LIVE = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+int fds[2];
+__attribute__((noinline)) void wait_here_b(void) { char c; printf("%d\n", getpid()); fflush(stdout);
+    if (read(fds[0], &c, 1) == 1) { printf("woke %c\n", c); fflush(stdout); } }
+__attribute__((noinline)) void wait_here_a(void) { wait_here_b(); __asm__ volatile(""); }
+int main(void) { if (pipe(fds) || fds[1] != 4) return 1; wait_here_a(); return 0; }
+"""
+
+
+@pytest.fixture
+def live_program(tmp_path):
+    gcc = which("gcc")
+    src = tmp_path / "live.c"
+    src.write_text(LIVE)
+    exe = tmp_path / "live"
+    subprocess.run([gcc, "-O1", "-g", "-fno-omit-frame-pointer", "-o", str(exe), str(src)], check=True)
+    return exe
+
+
+def test_unwind_live_process_matches_gdb_and_leaves_it_running(live_program):
+    gdb = which("gdb")
+    proc = subprocess.Popen([str(live_program)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(proc.stdout.readline())
+        time.sleep(0.2)  # let it block in read()
+        r = run("unwind", "--pid", str(pid), "--json")
+        assert r.returncode == 0, r.stderr
+        frames = json.loads(r.stdout)["threads"][0]["frames"]
+        names = [f["function"] for f in frames]
+        i = names.index("wait_here_b")
+        assert names[i:i + 3] == ["wait_here_b", "wait_here_a", "main"]
+        # gdb attached to the same process, still blocked in read(), sees the same frames.
+        g = subprocess.run([gdb, "-batch", "-nx", "-p", str(pid), "-ex", "set backtrace past-main on",
+                            "-ex", "bt"], capture_output=True, text=True, timeout=120)
+        gdb_pcs = [int(m.group(1), 16) for m in re.finditer(r"^#\d+\s+(0x[0-9a-f]+) in ", g.stdout, re.M)]
+        ours = [f["pc"] for f in frames]
+        assert ours[1:] == gdb_pcs[1:len(ours)], (g.stdout, [hex(p) for p in ours])
+        # Detached and running: nobody traces it, and it reacts to input on its own pipe
+        # (fd 4 is the write end of the pipe it reads; main() made it first).
+        status = open(f"/proc/{pid}/status").read()
+        assert re.search(r"^TracerPid:\s+0$", status, re.M)
+        with open(f"/proc/{pid}/fd/4", "w") as w:
+            w.write("x")
+        assert proc.stdout.readline().strip() == "woke x"
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_unwind_vanished_pid(live_program):
+    proc = subprocess.Popen([str(live_program)], stdout=subprocess.PIPE, text=True)
+    pid = int(proc.stdout.readline())
+    proc.kill()
+    proc.wait()
+    assert_clean_error(run("unwind", "--pid", str(pid)), 2)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello\n", b"\x7fELF" + b"\x02\x01\x01" + b"\0" * 20,
+                                     b"\x7fELF\x02\x01\x01" + b"\0" * 57 + b"\xff" * 200])
+@pytest.mark.parametrize("command", ["cfi", "unwind"])
+def test_garbage_input(tmp_path, content, command):
+    f = tmp_path / "bad"
+    f.write_bytes(content)
+    r = run(command, str(f))
+    assert r.returncode in (1, 2)
+    assert_clean_error(r, r.returncode)
+
+
+def test_missing_file():
+    assert_clean_error(run("cfi", "/nonexistent/x"), 2)
+    assert_clean_error(run("unwind", "/nonexistent/x"), 2)
+
+
+def test_truncated_core_gives_partial_or_clean_error(corpus, tmp_path):
+    builder, out = corpus
+    p = builder.artifacts("c_threads", out)
+    data = p["core"].read_bytes()
+    for cut in (64, 1000, len(data) // 3, len(data) // 2, len(data) - 4096):
+        f = tmp_path / f"cut{cut}.core"
+        f.write_bytes(data[:cut])
+        r = run("unwind", str(f), "--exe", str(p["binary"]))
+        assert "Traceback" not in r.stderr
+        assert r.returncode in (0, 1, 2)
+        if r.returncode == 2:
+            assert_clean_error(r, 2)
+
+
+def test_corrupt_eh_frame_still_serves_the_rest(tmp_path, need_tool):
+    """Corrupt lengths in .eh_frame: each problem is reported on one line; .eh_frame_hdr lets the rest through."""
+    libc = "/lib/x86_64-linux-gnu/libc.so.6"
+    if not os.path.exists(libc):
+        pytest.skip("no libc.so.6 at the usual path")
+    data = bytearray(open(libc, "rb").read())
+    out = subprocess.run([need_tool("readelf"), "-SW", libc], capture_output=True, text=True).stdout
+    line = next(ln for ln in out.splitlines() if " .eh_frame " in ln)
+    fields = line.split("]")[1].split()
+    off, size = int(fields[3], 16), int(fields[4], 16)
+    data[off + 0x40:off + 0x44] = b"\xff\xff\xff\x7f"  # an absurd length for the FDE at 0x40
+    f = tmp_path / "libc.so"
+    f.write_bytes(bytes(data))
+    r = run("cfi", str(f), "--json")
+    assert r.returncode == 1
+    assert_clean_error(r, 1)
+    assert ".eh_frame at offset 0x40: entry length 0x7fffffff runs past the end of the section" in r.stderr
+    good = json.loads(run("cfi", libc, "--json").stdout)
+    served = json.loads(r.stdout)
+    n_good = len(good["sections"][0]["fdes"])
+    assert len(served["sections"][0]["fdes"]) >= n_good - 2
