@@ -3,7 +3,7 @@
  *
  *   main -> caller_a -> faulting_func --"fault"--> page_fault (entry stub)
  *        -> do_page_fault(struct pt_regs *) -> some_other_func -> some_func
- *        -> abort()
+ *        -> die_here() (SIGABRT from some_func's own frame: die_here.h)
  *
  * faulting_func loads a distinct magic value into every GPR except rsp
  * (see magic.h) and then executes `call page_fault` at its "faulting
@@ -30,7 +30,7 @@
  *    CFA - 24  sp        (pt_regs.sp,      base + 152)  = CFA
  *    CFA - 32  flags     ...
  *    CFA - 40  cs
- *    CFA - 48  ip                                       = CFA - 8 - 5... no: *(CFA-8) - 5
+ *    CFA - 48  ip                                       = *(CFA - 8) - 5
  *    CFA - 56  orig_ax = -1
  *    CFA - 64 .. CFA - 176: di si dx cx ax r8 r9 r10 r11 bx bp r12 r13 r14 r15
  *
