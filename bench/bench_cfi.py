@@ -118,7 +118,7 @@ def main() -> int:
     print(f"{'command'.ljust(w)}  {'median s':>9}  {'min s':>9}  {'x readelf':>9}")
     for name, med, mn, _err in rows:
         print(f"{name.ljust(w)}  {med:9.3f}  {mn:9.3f}  {med / base:9.1f}")
-    for name, _m, _n, err in rows:
+    for _name, _m, _n, err in rows:
         if err and "pyelftools" in err:
             print(f"  ({err.splitlines()[-1]})")
 

@@ -28,7 +28,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -427,7 +426,8 @@ def demo_data(work: Path, dest: Path = DEMO_DATA) -> list[Path]:
             target.write_bytes(lzma.compress(src.read_bytes(), preset=9 | lzma.PRESET_EXTREME))
             written.append(target)
     manifest = dest / "demo.json"
-    magic = {reg: entry["int"] for reg, entry in json.loads((HERE / "expected" / "magic.json").read_text())["registers"].items()}
+    published = json.loads((HERE / "expected" / "magic.json").read_text())["registers"]
+    magic = {reg: entry["int"] for reg, entry in published.items()}
     manifest.write_text(json.dumps({"programs": DEMO_PROGRAMS, "magic": magic}, indent=1) + "\n")
     written.append(manifest)
     return written

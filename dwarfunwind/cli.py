@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import DwarfUnwindError
+
+if TYPE_CHECKING:  # imported lazily at run time: each subcommand loads only what it needs
+    from .program import Program
+    from .unwind.frame import StackTrace
 
 
 def _int(text: str) -> int:
@@ -30,9 +34,9 @@ def _err(message: str) -> None:
 
 
 def cmd_cfi(args: argparse.Namespace) -> int:
-    from .cfi.rules import format_cfa, format_rule
-    from .cfi.program import rows as fde_rows
     from .arch.x86_64 import register_name
+    from .cfi.program import rows as fde_rows
+    from .cfi.rules import format_cfa, format_rule
     from .elf.module import ElfFile
 
     elf = ElfFile.open(args.file)
@@ -126,7 +130,7 @@ def _text_fde(fde: Any, table: list[Any]) -> str:
 # -- unwind ------------------------------------------------------------------------------------------
 
 
-def _open_program(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _open_program(args: argparse.Namespace) -> Program:
     from .program import Program
 
     if args.pid is not None:
@@ -178,7 +182,7 @@ def cmd_unwind(args: argparse.Namespace) -> int:
     return 0 if all(t.complete for t in traces) else 1
 
 
-def _save(program, traces, path: str) -> None:  # type: ignore[no-untyped-def]
+def _save(program: Program, traces: list[StackTrace], path: str) -> None:
     """Write a snapshot holding every byte the walk read, plus the default stack ranges."""
     from .targets.recording import RecordingTarget
     from .targets.snapshot import save_snapshot

@@ -56,7 +56,7 @@ def run_scenarios(data_dir: str | None = None) -> list[ScenarioResult]:
     planted = {k: int(v) for k, v in manifest["magic"].items()}
     results = []
     with tempfile.TemporaryDirectory(prefix="dwarfunwind-demo-") as tmp:
-        for name, description in SCENARIOS.items():
+        for name in SCENARIOS:
             paths = {}
             for kind in ("", ".core"):
                 blob = (root / f"{name}{kind}.xz").read_bytes() if root is not None else \

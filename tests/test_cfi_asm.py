@@ -184,7 +184,8 @@ def test_expression_text_matches_llvm_libc(need_tool):
     got = LL.run(path).expressions(".eh_frame")
     assert [g.op for g in got] == [o for o, _ in ours]
     for g, (op, expr) in zip(got, ours):
-        assert disassemble(expr) == g.expression, f"{op} bytes={expr.hex()}: ours={disassemble(expr)!r} llvm={g.expression!r}"
+        assert disassemble(expr) == g.expression, (
+            f"{op} bytes={expr.hex()}: ours={disassemble(expr)!r} llvm={g.expression!r}")
 
 
 # ---------------------------------------------------------------- shared object + .eh_frame_hdr lookups
@@ -233,7 +234,8 @@ def test_shared_object_address_lookups(built, tmp_path, need_tool):
         checks.append((f.pc_end - 1, rows[-1]))
     lo = min(f.pc_begin for f in fdes)
     hi = max(f.pc_end for f in fdes)
-    covered = lambda a: any(f.pc_begin <= a < f.pc_end for f in fdes)
+    def covered(a):
+        return any(f.pc_begin <= a < f.pc_end for f in fdes)
     outside = [a for a in (0, lo - 1, hi, hi + 0x1000) if not covered(a)]
     assert outside
     failures = []

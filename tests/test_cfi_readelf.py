@@ -115,8 +115,10 @@ CXX_SRC = r"""
 #include <vector>
 struct G { std::string s; ~G() { s.clear(); } };
 __attribute__((noinline)) int thrower(int n) { if (n > 3) throw std::runtime_error("x"); return n; }
-__attribute__((noinline)) int catcher(int n) { G g{"abc"}; try { return thrower(n); } catch (const std::exception &e) { return -1; } }
-int main(int argc, char **) { std::vector<int> v; for (int i = 0; i < argc + 5; i++) v.push_back(catcher(i)); return v.size(); }
+__attribute__((noinline)) int catcher(int n) {
+  G g{"abc"}; try { return thrower(n); } catch (const std::exception &e) { return -1; } }
+int main(int argc, char **) {
+  std::vector<int> v; for (int i = 0; i < argc + 5; i++) v.push_back(catcher(i)); return v.size(); }
 """
 
 VARIANTS = {

@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import which
 
 PY = [sys.executable, "-m", "dwarfunwind"]
@@ -201,7 +200,7 @@ def test_corrupt_eh_frame_still_serves_the_rest(tmp_path, need_tool):
     out = subprocess.run([need_tool("readelf"), "-SW", libc], capture_output=True, text=True).stdout
     line = next(ln for ln in out.splitlines() if " .eh_frame " in ln)
     fields = line.split("]")[1].split()
-    off, size = int(fields[3], 16), int(fields[4], 16)
+    off = int(fields[3], 16)
     data[off + 0x40:off + 0x44] = b"\xff\xff\xff\x7f"  # an absurd length for the FDE at 0x40
     f = tmp_path / "libc.so"
     f.write_bytes(bytes(data))

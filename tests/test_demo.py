@@ -13,8 +13,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 from dwarfunwind import Program
 from dwarfunwind.demo import SCENARIOS, report, run_scenarios, unwind_scenario
 

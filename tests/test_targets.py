@@ -181,7 +181,7 @@ def test_core_memory_matches_program_and_gdb(crash):
                 tuple(gdb_words[2 * i:2 * i + 2]), hex(a)
         assert target.read_memory(info["local"], 16) == b"".join(v.to_bytes(8, "little") for v in LOCAL_VALUES)
         assert target.read_memory(info["global"], 16) == b"".join(v.to_bytes(8, "little") for v in GLOBAL_VALUES)
-        for i, (tid, addr) in enumerate(sorted(info["workers"].items(), key=lambda kv: kv[1])):
+        for _i, (_tid, addr) in enumerate(sorted(info["workers"].items(), key=lambda kv: kv[1])):
             value = int.from_bytes(target.read_memory(addr, 8), "little")
             assert value >> 8 == 0x51570000000000
         # A read spanning the dumped ELF header page and the omitted text page after it.
@@ -289,7 +289,7 @@ def test_corrupt_note_segment_raises_only_our_errors(crash, tmp_path):
     rng = random.Random(1234)
     path = tmp_path / "core.bad"
     outcomes = {"ok": 0, "error": 0}
-    for trial in range(120):
+    for _trial in range(120):
         buf = bytearray(data[:note.offset + note.filesz + 4096])  # notes plus a little; fast to write
         for _ in range(rng.choice((1, 2, 8))):
             buf[note.offset + rng.randrange(note.filesz)] = rng.randrange(256)

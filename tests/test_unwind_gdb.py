@@ -15,8 +15,8 @@ import json
 import re
 
 import pytest
-
 from conftest import load_corpus_builder
+
 from dwarfunwind import Program
 
 PROGRAMS = sorted(load_corpus_builder().PROGRAMS)
@@ -116,5 +116,6 @@ def test_frames_match_eu_stack(corpus, name, need_tool):
                 assert frame.function == eu_name.split("@")[0], f"{name} thread {tid} pc {pc:#x}"
         # eu-stack stops at a signal frame's caller-less end differently; it must be a prefix-equal walk.
         n = min(len(ours), len(pcs))
-        assert ours[:n] == pcs[:n], f"{name} thread {tid}: ours {[hex(p) for p in ours]} eu-stack {[hex(p) for p in pcs]}"
+        assert ours[:n] == pcs[:n], (
+            f"{name} thread {tid}: ours {[hex(p) for p in ours]} eu-stack {[hex(p) for p in pcs]}")
         assert len(pcs) <= len(ours), "eu-stack found frames we did not"

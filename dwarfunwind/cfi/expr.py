@@ -96,6 +96,7 @@ for _n in range(32):
 
 def _operands(expr: bytes, pos: int, kinds: tuple[str, ...]) -> tuple[list[int | bytes], int]:
     values: list[int | bytes] = []
+    v: int | bytes
     for kind in kinds:
         if kind == "uleb":
             v, pos = read_uleb128(expr, pos)
@@ -142,15 +143,15 @@ def disassemble(expr: bytes) -> str:
     parts = []
     for _, op, args in decode(expr):
         name = OPS[op][0]
+        ints = [a for a in args if isinstance(a, int)]
         if 0x70 <= op <= 0x8F:
-            off = args[0]
-            parts.append(f"{name} {llvm_register_name(op - 0x70)}{off:+d}")  # type: ignore[operator,str-format]
+            parts.append(f"{name} {llvm_register_name(op - 0x70)}{ints[0]:+d}")
         elif 0x50 <= op <= 0x6F:
             parts.append(f"{name} {llvm_register_name(op - 0x50)}")
         elif op == 0x92:
-            parts.append(f"{name} {llvm_register_name(args[0])}{args[1]:+d}")  # type: ignore[arg-type,str-format]
+            parts.append(f"{name} {llvm_register_name(ints[0])}{ints[1]:+d}")
         elif op == 0x90:
-            parts.append(f"{name} {llvm_register_name(args[0])}")  # type: ignore[arg-type]
+            parts.append(f"{name} {llvm_register_name(ints[0])}")
         else:
             text = [name]
             for kind, v in zip(OPS[op][1], args):

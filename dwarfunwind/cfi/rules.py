@@ -82,7 +82,7 @@ def format_cfa(cfa: CFARule) -> str:
     return f"{register_name(cfa.register)}{cfa.offset:+d}"
 
 
-_RULE_LETTER = {
+_RULE_LETTER: dict[int, str] = {
     RuleKind.UNDEFINED: "u",
     RuleKind.SAME_VALUE: "s",
     RuleKind.EXPRESSION: "exp",
@@ -102,11 +102,12 @@ def format_rule(rule: Rule) -> str:
 
 
 def _format_rule(rule: Rule) -> str:
-    kind = rule.kind
-    if kind == RuleKind.OFFSET:
-        return f"c{rule.arg:+d}"
-    if kind == RuleKind.VAL_OFFSET:
-        return f"v{rule.arg:+d}"
-    if kind == RuleKind.REGISTER:
-        return register_name(rule.arg)  # type: ignore[arg-type]
+    kind, arg = rule
+    if isinstance(arg, int):
+        if kind == RuleKind.OFFSET:
+            return f"c{arg:+d}"
+        if kind == RuleKind.VAL_OFFSET:
+            return f"v{arg:+d}"
+        if kind == RuleKind.REGISTER:
+            return register_name(arg)
     return _RULE_LETTER[kind]

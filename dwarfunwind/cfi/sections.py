@@ -110,7 +110,10 @@ class CFISection:
     # -- entries -------------------------------------------------------------------------
 
     def _header(self, offset: int) -> tuple[int, int, int, bool]:
-        """(entry_end, id_field_offset, id_value, is_64bit) of the entry at ``offset``; end==offset+4 for a terminator."""
+        """(entry_end, id_field_offset, id_value, is_64bit) of the entry at ``offset``.
+
+        For a terminator (length 0) entry_end == id_field_offset.
+        """
         data = self.data
         if offset + 4 > len(data):
             raise CFIError("entry header runs past the end of the section", self.name, offset)

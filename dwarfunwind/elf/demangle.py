@@ -8,17 +8,19 @@ is missing, names stay mangled.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from functools import lru_cache
+from typing import Any
 
-_demangler: tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None | bool = False  # type: ignore[name-defined]
+_demangler: tuple[Any, Any] | None | bool = False  # False: not loaded yet
 
 
-def _load():  # type: ignore[no-untyped-def]
+def _load() -> tuple[Any, Any] | None:
     global _demangler
     if _demangler is False:
         _demangler = None
+        import ctypes  # here, not at the top: only C++ names need it, and it costs ~8 ms to import
+        import ctypes.util
+
         try:
             cxx = ctypes.CDLL(ctypes.util.find_library("stdc++") or "libstdc++.so.6")
             libc = ctypes.CDLL(None)
@@ -30,7 +32,7 @@ def _load():  # type: ignore[no-untyped-def]
             _demangler = (fn, free)
         except (OSError, AttributeError):
             _demangler = None
-    return _demangler
+    return _demangler  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=4096)
@@ -42,6 +44,8 @@ def demangle(name: str) -> str:
     if lib is None:
         return name
     fn, free = lib
+    import ctypes
+
     status = ctypes.c_int(0)
     ptr = fn(name.encode("utf-8", "replace"), None, None, ctypes.byref(status))
     if not ptr:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
 from .demangle import demangle
-from .reader import ET_REL, ELFReader, apply_relocations
+from .reader import ET_REL, ELFReader, apply_relocations, symbol_entries, symbol_name
 
 DEBUG_ROOT = "/usr/lib/debug"
 
@@ -31,7 +30,7 @@ class ElfFile:
         self._find_debug = find_debug
         self._debug: ELFReader | None | bool = False  # False: not looked for yet
         self._sections: list[CFISection] | None = None
-        self._symbols: tuple[list[int], list[tuple[int, int, str]]] | None = None
+        self._symbols: SymbolTable | None = None
         #: Problems met while opening sections (the rest is still served).
         self.errors: list[DwarfUnwindError] = []
 
@@ -74,7 +73,7 @@ class ElfFile:
         except ELFError:
             link = None
         if link:
-            d = str(Path(self.path).resolve().parent)
+            d = os.path.dirname(os.path.realpath(self.path))
             yield f"{d}/{link}"
             yield f"{d}/.debug/{link}"
             yield f"{root}{d}/{link}"
@@ -153,35 +152,55 @@ class ElfFile:
     def symbolize(self, address: int) -> tuple[str, int] | None:
         """(function, offset) for an unrelocated address, from .symtab/.dynsym or the debug file."""
         if self._symbols is None:
-            syms: list[tuple[int, int, str, int]] = []
-            try:
-                syms = self.reader.symbols()
-                if not any(True for _ in syms[:1]) or self.reader.section(".symtab") is None:
-                    debug = self.debug_file()
-                    if debug is not None:
-                        syms = debug.symbols() or syms
-            except ELFError as e:
-                self.errors.append(e)
-            # Several names often share an address (aliases, versioned names): keep one per
-            # address, preferring a sized symbol, then global over weak over local, then the default version
-            # (name@@V), and show it without its version, as a C programmer wrote it.
-            best: dict[int, tuple[int, int, str, int]] = {}
-            for sym in syms:
-                current = best.get(sym[0])
-                if current is None or _preference(sym) > _preference(current):
-                    best[sym[0]] = sym
-            table = sorted((v, size, demangle(name.split("@", 1)[0] or name)) for v, size, name, _ in best.values())
-            self._symbols = ([s[0] for s in table], table)
-        starts, syms = self._symbols
-        i = bisect.bisect_right(starts, address) - 1
+            self._symbols = self._load_symbols()
+        return self._symbols.lookup(address)
+
+    def _load_symbols(self) -> "SymbolTable":
+        try:
+            table = None if self.reader.section(".symtab") is None else self.reader.symbol_table()
+            if table is None:
+                debug = self.debug_file()
+                table = (debug.symbol_table() if debug is not None else None) or self.reader.symbol_table()
+        except ELFError as e:
+            self.errors.append(e)
+            table = None
+        return SymbolTable(*table) if table is not None else SymbolTable(b"", b"")
+
+
+class SymbolTable:
+    """Function and object symbols sorted by address; names are decoded only when looked up.
+
+    Several names often share an address (aliases, versioned names): one is kept,
+    preferring a sized symbol, then global over weak over local, then the default
+    version (name@@V). It is shown without its version and demangled, as gdb and
+    eu-stack show it.
+    """
+
+    def __init__(self, raw: bytes, strtab: bytes) -> None:
+        self._strtab = strtab
+        best: dict[int, tuple[int, int, int, int]] = {}
+        for entry in symbol_entries(raw):
+            current = best.get(entry[0])
+            if current is None or self._better(entry, current):
+                best[entry[0]] = entry
+        table = sorted(best.values())
+        self._starts = [e[0] for e in table]
+        self._entries = table
+
+    def _better(self, a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+        ka, kb = (a[1] > 0, a[2]), (b[1] > 0, b[2])
+        if ka != kb:
+            return ka > kb
+        # Only ties need the names: prefer name@@DEFAULT, then a name without a version.
+        na, nb = symbol_name(self._strtab, a[3]), symbol_name(self._strtab, b[3])
+        return ("@@" in na, "@" not in na) > ("@@" in nb, "@" not in nb)
+
+    def lookup(self, address: int) -> tuple[str, int] | None:
+        i = bisect.bisect_right(self._starts, address) - 1
         if i < 0:
             return None
-        value, size, name = syms[i]
+        value, size, _, name_off = self._entries[i]
         if size and address >= value + size:
             return None
-        return name, address - value
-
-
-def _preference(sym: tuple[int, int, str, int]) -> tuple[bool, int, bool, bool]:
-    name = sym[2]
-    return (sym[1] > 0, sym[3], "@@" in name, "@" not in name)
+        name = symbol_name(self._strtab, name_off)
+        return demangle(name.split("@", 1)[0] or name), address - value

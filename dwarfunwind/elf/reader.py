@@ -214,26 +214,37 @@ class ELFReader:
 
         ``rank`` orders bindings as symbolizers prefer them: 2 global, 1 weak, 0 local.
         """
-        out: list[tuple[int, int, str, int]] = []
+        table = self.symbol_table()
+        if table is None:
+            return []
+        raw, strtab = table
+        return [(value, size, symbol_name(strtab, name_off), rank)
+                for value, size, rank, name_off in symbol_entries(raw)]
+
+    def symbol_table(self) -> tuple[bytes, bytes] | None:
+        """The raw entries and string table of .symtab, else .dynsym, else None."""
         for kind in (SHT_SYMTAB, SHT_DYNSYM):
             for s in self.sections:
-                if s.type != kind or s.link >= len(self.sections):
-                    continue
-                strtab = self.section_data(self.sections[s.link])
-                raw = self.section_data(s)
-                for i in range(len(raw) // _SYM.size):
-                    name_off, info, _, shndx, value, size = _SYM.unpack_from(raw, i * _SYM.size)
-                    stype = info & 0xF
-                    if stype not in (1, 2, 10) or shndx == 0 or not name_off:  # OBJECT, FUNC, IFUNC
-                        continue
-                    end = strtab.find(b"\0", name_off)
-                    if end < 0:
-                        continue
-                    out.append((value, size, strtab[name_off:end].decode("utf-8", "replace"),
-                                _BINDING_RANK.get(info >> 4, 0)))
-            if out:
-                break
-        return out
+                if s.type == kind and s.link < len(self.sections) and s.size >= _SYM.size:
+                    return self.section_data(s), self.section_data(self.sections[s.link])
+        return None
+
+
+def symbol_entries(raw: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """(value, size, rank, name_offset) of each defined, named OBJECT/FUNC/IFUNC symbol.
+
+    ``rank`` orders bindings as symbolizers prefer them: 2 global, 1 weak, 0 local.
+    """
+    usable = len(raw) - len(raw) % _SYM.size
+    for name_off, info, _, shndx, value, size in _SYM.iter_unpack(raw[:usable]):
+        if shndx and name_off and (info & 0xF) in (1, 2, 10):
+            yield value, size, _BINDING_RANK.get(info >> 4, 0), name_off
+
+
+def symbol_name(strtab: bytes, offset: int) -> str:
+    """The NUL-terminated name at ``offset`` of a string table ("" when out of range)."""
+    end = strtab.find(b"\0", offset)
+    return strtab[offset:end].decode("utf-8", "replace") if end >= 0 else ""
 
 
 _BINDING_RANK = {1: 2, 2: 1}  # STB_GLOBAL, STB_WEAK; STB_LOCAL and the rest rank 0

@@ -88,7 +88,7 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
             caller.pop(regno, None)
         elif kind == _REGISTER:
             if rule.arg in regs:
-                caller[regno] = regs[rule.arg]  # type: ignore[index]
+                caller[regno] = regs[rule.arg]
             else:
                 caller.pop(regno, None)
         else:

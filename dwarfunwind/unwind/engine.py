@@ -10,6 +10,7 @@ from ..errors import CFIError, ExpressionError, MemoryReadError
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
+from .dwarf import ReadMemory
 from .frame import Frame, StackTrace, StopReason
 
 DEFAULT_MAX_FRAMES = 4096
@@ -93,7 +94,7 @@ class Unwinder:
 
     # -- one step ---------------------------------------------------------------------------------
 
-    def _step(self, frame: Frame, method: str, read) -> Frame | tuple[StopReason, str]:  # type: ignore[no-untyped-def]
+    def _step(self, frame: Frame, method: str, read: ReadMemory) -> Frame | tuple[StopReason, str]:
         lookup = frame.lookup_pc
         module = self.modules.find(lookup)
         row = module.row_for(lookup) if module is not None and method == "dwarf" else None
@@ -163,9 +164,4 @@ class Unwinder:
             hit = sym is not None and sym[0] == PT_REGS_MARKER and sym[1] == 0
             self._markers[address] = hit
         return hit
-
-
-def unwind_target(target: Target, **kwargs) -> list[StackTrace]:  # type: ignore[no-untyped-def]
-    """Convenience: open the target's modules and walk every thread."""
-    return Unwinder(target).unwind(**kwargs)
 

@@ -18,7 +18,6 @@ import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Optional
 
 # --------------------------------------------------------------------------
 # Register naming

@@ -59,7 +59,8 @@ class Dump:
 
 
 _SEC = re.compile(r"^(\.\S+) contents:\s*$")
-_ENT = re.compile(r"^([0-9a-f]{8,}) ([0-9a-f]+) ([0-9a-f]+) (CIE|FDE)(?: cie=([0-9a-f]+) pc=([0-9a-f]+)\.\.\.([0-9a-f]+))?")
+_ENT = re.compile(r"^([0-9a-f]{8,}) ([0-9a-f]+) ([0-9a-f]+) (CIE|FDE)"
+                  r"(?: cie=([0-9a-f]+) pc=([0-9a-f]+)\.\.\.([0-9a-f]+))?")
 _INS = re.compile(r"^  (DW_CFA_\w+):\s?(.*)$")
 
 
