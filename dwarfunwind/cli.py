@@ -166,15 +166,15 @@ def cmd_unwind(args: argparse.Namespace) -> int:
         for problem in program.problems:
             _err(problem)
         if args.json:
-            doc: dict[str, Any] = {"threads": [trace_to_dict(t) for t in traces]}
+            doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
             if args.method == "compare":
-                doc["fp_threads"] = [trace_to_dict(t) for t in fp]
+                doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
             print(json.dumps(doc))
         else:
             out = []
             for i, t in enumerate(traces):
                 out.extend(compare_lines(t, fp[i]) if args.method == "compare" else
-                           trace_lines(t, registers=args.registers))
+                           trace_lines(t, registers=args.registers, source=args.source))
                 out.append("")
             sys.stdout.write("\n".join(out))
     if not traces or all(len(t.frames) == 0 for t in traces):
@@ -233,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dwarf: CFI, with frame pointers where a frame has none (default); fp: rbp chain only; "
                         "compare: both side by side")
     u.add_argument("--registers", action="store_true", help="print every register known in each frame")
+    u.add_argument("--source", action="store_true", help="source file:line of each frame, from DWARF line tables")
     u.add_argument("--json", action="store_true", help="machine-readable output (see README for the schema)")
     u.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each thread after N frames (4096)")
     u.add_argument("--thread", type=int, metavar="TID", help="only this thread")

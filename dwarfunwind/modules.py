@@ -55,6 +55,10 @@ class Module:
             self._rows[pc] = row
         return row
 
+    def source(self, pc: int) -> tuple[str, int] | None:
+        """(file, line) for runtime address ``pc`` from DWARF line tables (decoded on first use)."""
+        return self.elf.source(pc - self.bias) if self.elf is not None else None
+
     def symbolize(self, pc: int) -> tuple[str, int] | None:
         """(function, offset) for runtime address ``pc``."""
         try:

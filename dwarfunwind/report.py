@@ -8,9 +8,9 @@ from .arch.x86_64 import FRAME_REGISTERS
 from .unwind.frame import Frame, StackTrace
 
 
-def frame_to_dict(frame: Frame) -> dict[str, Any]:
-    """One frame in the ``unwind --json`` schema."""
-    return {
+def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
+    """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
+    out: dict[str, Any] = {
         "index": frame.index,
         "pc": frame.pc,
         "cfa": frame.cfa,
@@ -22,24 +22,30 @@ def frame_to_dict(frame: Frame) -> dict[str, Any]:
         "interrupted": frame.interrupted,
         "registers": frame.registers_by_name(),
     }
+    if source:
+        where = frame.source()
+        out["source"] = {"file": where[0], "line": where[1]} if where is not None else None
+    return out
 
 
-def trace_to_dict(trace: StackTrace) -> dict[str, Any]:
+def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
     """One thread in the ``unwind --json`` schema."""
     return {
         "tid": trace.thread.tid,
         "crashed": trace.thread.crashed,
-        "frames": [frame_to_dict(f) for f in trace.frames],
+        "frames": [frame_to_dict(f, source=source) for f in trace.frames],
         "stop_reason": trace.stop_reason.value,
         "stop_detail": trace.stop_detail,
         "reliable": trace.reliable,
     }
 
 
-def frame_line(frame: Frame) -> str:
+def frame_line(frame: Frame, *, source: bool = False) -> str:
     """``#3  0x00007f... in func+0x1c (libc.so.6) [signal frame]`` in the style of gdb's bt."""
     where = frame.symbol() or "??"
     module = f" ({frame.module.name})" if frame.module is not None else ""
+    if source and (line := frame.source()) is not None:
+        module += f" at {line[0]}:{line[1]}"
     marks = []
     if frame.signal_frame:
         marks.append("signal frame")
@@ -59,7 +65,7 @@ def register_lines(frame: Frame, indent: str = "      ") -> list[str]:
     return [indent + "  ".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
 
 
-def trace_lines(trace: StackTrace, *, registers: bool = False) -> list[str]:
+def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False) -> list[str]:
     """A thread's frames and its stop reason, as text."""
     t = trace.thread
     head = f"Thread {t.tid}"
@@ -67,7 +73,7 @@ def trace_lines(trace: StackTrace, *, registers: bool = False) -> list[str]:
         head += f" (crashed{f', signal {t.signal}' if t.signal else ''})"
     lines = [head + ":"]
     for f in trace.frames:
-        lines.append(frame_line(f))
+        lines.append(frame_line(f, source=source))
         if registers:
             lines.extend(register_lines(f))
     verdict = "reliable" if trace.reliable else "not reliable"

@@ -212,3 +212,34 @@ def test_corrupt_eh_frame_still_serves_the_rest(tmp_path, need_tool):
     served = json.loads(r.stdout)
     n_good = len(good["sections"][0]["fdes"])
     assert len(served["sections"][0]["fdes"]) >= n_good - 2
+
+
+@pytest.mark.parametrize("name", ["c_basic_O0", "c_basic_O2_nofp", "cxx_throw", "entry_marker"])
+def test_source_lines_match_addr2line(corpus, name):
+    """--source: file and line of each frame in the program itself, as GNU addr2line reads them."""
+    addr2line = which("addr2line")
+    builder, out = corpus
+    p = builder.artifacts(name, out)
+    r = run("unwind", str(p["core"]), "--exe", str(p["binary"]), "--json", "--source")
+    assert r.returncode == 0, r.stderr
+    frames = [f for f in json.loads(r.stdout)["threads"][0]["frames"] if f["module"] == name and f["function"]]
+    assert frames
+    from dwarfunwind import Program
+
+    with Program.from_core(str(p["core"]), exe=str(p["binary"])) as prog:
+        bias = prog.modules.find(frames[0]["pc"]).bias
+    checked = 0
+    for f in frames:
+        lookup = f["pc"] if f["index"] == 0 or f["interrupted"] else f["pc"] - 1
+        want = subprocess.run([addr2line, "-e", str(p["binary"]), hex(lookup - bias)], capture_output=True,
+                              text=True).stdout.strip()
+        file, _, line = want.rpartition(":")
+        line = line.split()[0]
+        if file == "??" or not line.isdigit() or line == "0":
+            assert f["source"] is None or f["source"]["line"] == 0, (f, want)
+            continue
+        assert f["source"] is not None, (f["function"], want)
+        assert os.path.basename(f["source"]["file"]) == os.path.basename(file), (f["function"], want)
+        assert f["source"]["line"] == int(line), (f["function"], want)
+        checked += 1
+    assert checked >= 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
@@ -12,6 +13,9 @@ from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
 from .demangle import demangle
 from .reader import ET_REL, ELFReader, apply_relocations, symbol_entries, symbol_name
+
+if TYPE_CHECKING:
+    from .lines import LineTable
 
 DEBUG_ROOT = "/usr/lib/debug"
 
@@ -31,6 +35,7 @@ class ElfFile:
         self._debug: ELFReader | None | bool = False  # False: not looked for yet
         self._sections: list[CFISection] | None = None
         self._symbols: SymbolTable | None = None
+        self._lines: "LineTable | None | bool" = None  # False: looked for, none
         #: Problems met while opening sections (the rest is still served).
         self.errors: list[DwarfUnwindError] = []
 
@@ -146,6 +151,28 @@ class ElfFile:
     def rows(self, fde: FDE) -> list[Row]:
         """Every row of ``fde``."""
         return rows(fde)
+
+    # -- source lines ------------------------------------------------------------------------------
+
+    def source(self, address: int) -> tuple[str, int] | None:
+        """(file, line) for an unrelocated address, from this file's or its debug file's line tables."""
+        if self._lines is None:
+            self._lines = False
+            for reader in (self.reader, self.debug_file()):
+                if reader is not None and reader.section(".debug_line") is not None and \
+                        reader.section(".debug_info") is not None and reader.name != "[vdso]":
+                    from .lines import LineTable
+
+                    self._lines = LineTable(reader.name)
+                    break
+        if self._lines is False:
+            return None
+        try:
+            return self._lines.lookup(address)  # type: ignore[union-attr]
+        except DwarfUnwindError as e:
+            self.errors.append(e)
+            self._lines = False
+            return None
 
     # -- symbols ----------------------------------------------------------------------------------
 

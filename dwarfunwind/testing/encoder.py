@@ -409,9 +409,16 @@ def encode_section(model: SectionModel, rng: random.Random, avoid: frozenset[str
     features: set[str] = set()
     out = bytearray()
     is_eh = model.is_eh
-    d64 = model.dwarf64
+    d64 = model.dwarf64 and not (is_eh and "dwarf64_eh" in avoid)
+    if "leb128_pointer" in avoid and any(c.fde_encoding & 0x0F in (0x01, 0x09) for c in model.cies):
+        from copy import deepcopy
+
+        model = deepcopy(model)  # an oracle cannot read LEB128 pointers: say the same in udata8
+        for c in model.cies:
+            if c.fde_encoding & 0x0F in (0x01, 0x09):
+                c.fde_encoding = 0x04
     if d64:
-        features.add("dwarf64")
+        features.add("dwarf64_eh" if is_eh else "dwarf64")
     head = 12 if d64 else 4
     idsize = 8 if d64 else 4
     cie_offsets: list[int | None] = [None] * len(model.cies)

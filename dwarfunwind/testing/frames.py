@@ -10,7 +10,7 @@ describe them. Nothing here knows about encodings; hypothesis is not imported.
 
 from __future__ import annotations
 
-from ..arch.x86_64 import CALLEE_SAVED, RA, RBP, RSP, SIGCONTEXT_GREGS, UCONTEXT_MCONTEXT_OFFSET, REGNO
+from ..arch.x86_64 import CALLEE_SAVED, RA, RBP, REGNO, RSP, SIGCONTEXT_GREGS, UCONTEXT_MCONTEXT_OFFSET
 from ..cfi.encoding import encode_sleb128
 from ..cfi.rules import CFARule, Rule, RuleKind
 from .model import ENTRY_CFA, ENTRY_REGS, MASK64, FrameCase, MachineSnapshot, ModelRow

@@ -17,8 +17,8 @@ import random
 from hypothesis import strategies as st
 
 from ..arch.x86_64 import RA, RSP
-from .frames import SCRATCH, FrameBuilder, signal_frame
 from .encoder import pointer_fits
+from .frames import SCRATCH, FrameBuilder, signal_frame
 from .model import MASK64, CIEModel, FDEModel, FrameCase, SectionModel
 
 #: FDE pointer encodings (DW_EH_PE_*) the generator picks from for .eh_frame, most common first.

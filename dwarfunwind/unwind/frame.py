@@ -98,6 +98,10 @@ class Frame:
         """Every GPR and rip by name, None where unknown."""
         return {name: self.registers.get(REGNO[name]) for name in FRAME_REGISTERS}
 
+    def source(self) -> tuple[str, int] | None:
+        """(file, line) of this frame's pc (of pc - 1 for a return address), from DWARF line tables."""
+        return self.module.source(self.lookup_pc) if self.module is not None else None
+
     def symbol(self) -> str | None:
         """``function+0xoff`` or None."""
         if self.function is None:
