@@ -243,3 +243,63 @@ def test_source_lines_match_addr2line(corpus, name):
         assert f["source"]["line"] == int(line), (f["function"], want)
         checked += 1
     assert checked >= 2
+
+
+CRASHER = r"""
+#include <stdlib.h>
+__attribute__((noinline)) void inner(void) { abort(); }
+__attribute__((noinline)) void outer(void) { inner(); __asm__ volatile(""); }
+int main(void) { outer(); return 0; }
+"""
+
+
+@pytest.fixture
+def moved_core(tmp_path):
+    """A core whose executable is no longer where the core says: (core, moved binary, original path)."""
+    import resource
+
+    gcc = which("gcc")
+    (tmp_path / "crasher.c").write_text(CRASHER)
+    exe = tmp_path / "crasher"
+    subprocess.run([gcc, "-O2", "-fomit-frame-pointer", "-o", str(exe), str(tmp_path / "crasher.c")], check=True)
+
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    subprocess.run([str(exe)], cwd=tmp_path, preexec_fn=unlimited, capture_output=True)
+    core = tmp_path / "core"
+    if not core.exists():
+        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    moved = tmp_path / "elsewhere" / "crasher"
+    moved.parent.mkdir()
+    exe.rename(moved)
+    return core, moved, exe
+
+
+def test_missing_executable_is_said_once_and_the_walk_goes_on(moved_core):
+    core, _, original = moved_core
+    r = run("unwind", str(core), "--json")
+    assert r.returncode == 1, r.stderr
+    problems = r.stderr.strip().splitlines()
+    assert problems == [f"dwarfunwind: {original}: module not found; frames in it have no CFI or symbols"]
+    t = json.loads(r.stdout)["threads"][0]
+    assert [f["function"] for f in t["frames"][:3]] == ["__pthread_kill_implementation", "raise", "abort"]
+    assert not t["reliable"]
+
+
+@pytest.mark.parametrize("how", ["exe", "sysroot"])
+def test_executable_found_by_exe_or_sysroot(moved_core, tmp_path, how):
+    core, moved, original = moved_core
+    if how == "exe":
+        args = ["--exe", str(moved)]
+    else:
+        root = tmp_path / "sysroot"
+        target = root / str(original).lstrip("/")
+        target.parent.mkdir(parents=True)
+        target.write_bytes(moved.read_bytes())
+        args = ["--sysroot", str(root)]
+    r = run("unwind", str(core), "--json", *args)
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)["threads"][0]
+    names = [f["function"] for f in t["frames"]]
+    assert names[3:6] == ["inner", "outer", "main"] and t["reliable"]
