@@ -35,7 +35,7 @@ def _err(message: str) -> None:
 
 def cmd_cfi(args: argparse.Namespace) -> int:
     from .arch.x86_64 import register_name
-    from .cfi.program import rows as fde_rows
+    from .cfi.program import row_table
     from .cfi.rules import format_cfa, format_rule
     from .elf.module import ElfFile
 
@@ -79,7 +79,7 @@ def cmd_cfi(args: argparse.Namespace) -> int:
             write(f"Contents of the {section.name} section:\n\n")
         for fde in section.fdes(errors):
             try:
-                table = fde_rows(fde, section.address)
+                table = row_table(fde, section.address)
             except DwarfUnwindError as e:
                 errors.append(e)
                 continue
@@ -87,13 +87,13 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                 # Rows share their rule dicts when only the CFA changed; format each dict once.
                 formatted: dict[int, dict[str, str]] = {}
                 json_rows = []
-                for r in table:
-                    cells = formatted.get(id(r.regs))
+                for loc, cfa, regs in table:
+                    cells = formatted.get(id(regs))
                     if cells is None:
-                        cells = formatted[id(r.regs)] = {
+                        cells = formatted[id(regs)] = {
                             names[n] if n < 130 else register_name(n): format_rule(rule)
-                            for n, rule in r.regs.items()}
-                    json_rows.append({"loc": r.loc, "cfa": format_cfa(r.cfa), "regs": cells})
+                            for n, rule in regs.items()}
+                    json_rows.append({"loc": loc, "cfa": format_cfa(cfa), "regs": cells})
                 fdes_json.append({
                     "offset": fde.offset, "pc_begin": fde.pc_begin, "pc_end": fde.pc_end,
                     "signal_frame": fde.signal_frame, "rows": json_rows,
@@ -115,15 +115,15 @@ def _text_fde(fde: Any, table: list[Any]) -> str:
     from .arch.x86_64 import register_name
     from .cfi.rules import format_cfa, format_rule
 
-    cols = sorted({n for r in table for n in r.regs})
+    cols = sorted({n for _, _, regs in table for n in regs})
     # readelf puts the return-address column last.
     cols.sort(key=lambda n: (n == fde.cie.return_address_register, n))
     lines = [f"{fde.offset:08x} FDE cie={fde.cie.offset:08x} pc={fde.pc_begin:016x}..{fde.pc_end:016x}"
              f"{' (signal frame)' if fde.signal_frame else ''}",
              "   LOC           CFA      " + " ".join(f"{register_name(c):<5}" for c in cols)]
-    for r in table:
-        cells = " ".join(f"{format_rule(r.regs[c]) if c in r.regs else 'u':<5}" for c in cols)
-        lines.append(f"{r.loc:016x} {format_cfa(r.cfa):<8} {cells}".rstrip())
+    for loc, cfa, regs in table:
+        cells = " ".join(f"{format_rule(regs[c]) if c in regs else 'u':<5}" for c in cols)
+        lines.append(f"{loc:016x} {format_cfa(cfa):<8} {cells}".rstrip())
     return "\n".join(lines) + "\n\n"
 
 

@@ -112,7 +112,11 @@ def _execute(
                 if high == DW_CFA_advance_loc:
                     new = loc + low * caf
                 elif high == DW_CFA_offset:
-                    off, pos = read_uleb128(code, pos)
+                    off = code[pos]  # one-byte LEB128 inline: by far the common case
+                    if off < 0x80:
+                        pos += 1
+                    else:
+                        off, pos = read_uleb128(code, pos)
                     regs[low] = Rule(_OFFSET, off * daf)
                     continue
                 else:  # DW_CFA_restore
@@ -121,7 +125,11 @@ def _execute(
             elif op == DW_CFA_nop:
                 continue
             elif op == DW_CFA_def_cfa_offset:
-                off, pos = read_uleb128(code, pos)
+                off = code[pos]
+                if off < 0x80:
+                    pos += 1
+                else:
+                    off, pos = read_uleb128(code, pos)
                 state.cfa = CFARule(state.cfa.register, off, None)
                 continue
             elif op == DW_CFA_advance_loc1:
@@ -279,6 +287,18 @@ def rows(fde: FDE, section_address: int = 0) -> list[Row]:
     advances by zero give rows of zero length, as in readelf's output.
     ``section_address`` is needed only for ``DW_CFA_set_loc`` with pcrel.
     """
+    table = row_table(fde, section_address)
+    ends = [r[0] for r in table[1:]]
+    ends.append(fde.pc_end)
+    return [Row(loc, end, cfa, regs, fde) for (loc, cfa, regs), end in zip(table, ends)]
+
+
+def row_table(fde: FDE, section_address: int = 0) -> list[tuple[int, CFARule, dict[int, Rule]]]:
+    """The rows of ``fde`` in their lean form, ``(loc, cfa, regs)``, for bulk output.
+
+    Consecutive rows that differ only in the CFA share one ``regs`` dict, so a
+    formatter can format each dict once (key it by ``id``).
+    """
     bases = _fde_bases(fde, section_address)
     cfa, initial = _initial_state(fde.cie, fde.section, bases)
     state = _State(cfa, dict(initial))
@@ -286,12 +306,7 @@ def rows(fde: FDE, section_address: int = 0) -> list[Row]:
     loc, _ = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, None, out, fde.section,
                       fde.offset, bases)
     out.append((loc, state.cfa, out[-1][2] if out and out[-1][2] == state.regs else state.regs))
-    result = []
-    pc_end = fde.pc_end
-    for i, (start, rcfa, rregs) in enumerate(out):
-        end = out[i + 1][0] if i + 1 < len(out) else pc_end
-        result.append(Row(start, end, rcfa, rregs, fde))
-    return result
+    return out
 
 
 def row_at(fde: FDE, pc: int, section_address: int = 0) -> Row:

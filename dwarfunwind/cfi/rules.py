@@ -77,9 +77,15 @@ SAME_VALUE_RULE = Rule(int(RuleKind.SAME_VALUE), 0)
 
 def format_cfa(cfa: CFARule) -> str:
     """The CFA in readelf's frames-interp notation: ``rsp+8`` or ``exp``."""
-    if cfa.expression is not None:
-        return "exp"
-    return f"{register_name(cfa.register)}{cfa.offset:+d}"
+    text = _FORMATTED_CFA.get(cfa)
+    if text is None:
+        text = "exp" if cfa.expression is not None else f"{register_name(cfa.register)}{cfa.offset:+d}"
+        if len(_FORMATTED_CFA) < 4096:  # bounded memo: a few hundred distinct CFA rules in a libc
+            _FORMATTED_CFA[cfa] = text
+    return text
+
+
+_FORMATTED_CFA: dict[CFARule, str] = {}
 
 
 _RULE_LETTER: dict[int, str] = {

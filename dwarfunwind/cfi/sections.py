@@ -23,6 +23,7 @@ from .encoding import (
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_PCREL_SDATA4 = struct.Struct("<ii")
 
 #: A CIE or FDE longer than this is refused as corrupt (the largest real ones are a few KiB).
 MAX_ENTRY_LENGTH = 1 << 24
@@ -240,8 +241,13 @@ class CFISection:
             pos += cie.segment_size
             enc = cie.fde_encoding
             bases = self._bases
-            pc_begin, pos = read_encoded(data, pos, enc, bases, cie.address_size)
-            pc_range, pos = read_encoded(data, pos, enc & 0x0F, bases, cie.address_size)
+            if enc == 0x1B and pos + 8 <= end:  # pcrel|sdata4: what GCC and LLVM write, inline
+                begin, pc_range = _PCREL_SDATA4.unpack_from(data, pos)
+                pc_begin = (self.address + pos + begin) & 0xFFFFFFFFFFFFFFFF
+                pos += 8
+            else:
+                pc_begin, pos = read_encoded(data, pos, enc, bases, cie.address_size)
+                pc_range, pos = read_encoded(data, pos, enc & 0x0F, bases, cie.address_size)
             lsda = None
             if cie.augmentation.startswith("z"):
                 aug_len, pos = read_uleb128(data, pos)
