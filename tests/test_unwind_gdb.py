@@ -119,3 +119,15 @@ def test_frames_match_eu_stack(corpus, name, need_tool):
         assert ours[:n] == pcs[:n], (
             f"{name} thread {tid}: ours {[hex(p) for p in ours]} eu-stack {[hex(p) for p in pcs]}")
         assert len(pcs) <= len(ours), "eu-stack found frames we did not"
+
+
+def test_debug_frame_only_program_uses_debug_frame(corpus):
+    """c_basic_debug_frame's own functions have CFI only in .debug_frame; the walk must have used it."""
+    builder, out = corpus
+    p = builder.artifacts("c_basic_debug_frame", out)
+    with Program.from_core(str(p["core"]), exe=str(p["binary"])) as program:
+        trace = program.stack_trace()
+        frame = next(f for f in trace.frames if f.function == "level2")
+        row = frame.module.row_for(frame.lookup_pc)
+        assert row is not None and row.fde.section == ".debug_frame"
+        assert trace.reliable
