@@ -127,6 +127,8 @@ VARIANTS = {
     "c-O2-debug_frame": ("c", ["-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"]),
     "c-Os-debug_frame-fp": ("c", ["-Os", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables",
                                   "-fno-omit-frame-pointer"]),
+    "c-O2-debug_frame-zlib": ("c", ["-O2", "-g", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables",
+                                    "-Wl,--compress-debug-sections=zlib"]),
     "c++-O2-exceptions": ("c++", ["-O2"]),
     "c++-O1-static": ("c++", ["-O1", "-static"]),
 }
@@ -146,6 +148,10 @@ def test_gcc_built_matches_readelf(variant, tmp_path, need_tool):
     assert info is not None and info.cfi_sections, f"{variant}: no CFI section was produced"
     if "debug_frame" in variant:
         assert ".debug_frame" in info.cfi_sections, info.cfi_sections
+    if "zlib" in variant:  # SHF_COMPRESSED, as readelf -S shows it (flag C)
+        sections = subprocess.run([need_tool("readelf"), "-SW", str(out)], capture_output=True, text=True).stdout
+        line = next(ln for ln in sections.splitlines() if " .debug_frame " in ln)
+        assert "C" in line.split("]")[1].split()[6], line
     _assert_clean(str(out))
 
 
