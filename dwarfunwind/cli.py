@@ -79,7 +79,7 @@ def cmd_cfi(args: argparse.Namespace) -> int:
             write(f"Contents of the {section.name} section:\n\n")
         for fde in section.fdes(errors):
             try:
-                table = row_table(fde, section.address)
+                table = row_table(fde)
             except DwarfUnwindError as e:
                 errors.append(e)
                 continue
@@ -87,12 +87,12 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                 # Rows share their rule dicts when only the CFA changed; format each dict once.
                 formatted: dict[int, dict[str, str]] = {}
                 json_rows = []
-                for loc, cfa, regs in table:
-                    cells = formatted.get(id(regs))
+                for loc, cfa, rules in table:
+                    cells = formatted.get(id(rules))
                     if cells is None:
-                        cells = formatted[id(regs)] = {
+                        cells = formatted[id(rules)] = {
                             names[n] if n < 130 else register_name(n): format_rule(rule)
-                            for n, rule in regs.items()}
+                            for n, rule in rules.items()}
                     json_rows.append({"loc": loc, "cfa": format_cfa(cfa), "regs": cells})
                 fdes_json.append({
                     "offset": fde.offset, "pc_begin": fde.pc_begin, "pc_end": fde.pc_end,
@@ -211,6 +211,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+# -- fuzz --------------------------------------------------------------------------------------------
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    try:
+        from .testing.runner import PROPERTY_NAMES, run
+    except ImportError as e:  # hypothesis and construct come with the "test" extra
+        _err(f"fuzz needs the test extra (pip install 'dwarfunwind[test]'): {e}")
+        return 2
+    if args.property is not None and args.property not in PROPERTY_NAMES:
+        _err(f"unknown property {args.property!r}; one of: {', '.join(PROPERTY_NAMES)}")
+        return 2
+    tty = sys.stderr.isatty()
+
+    def progress(name: str, done: int, total: int) -> None:
+        # A one-line bar on a terminal; a line per property otherwise (CI logs).
+        if tty:
+            width = 30
+            filled = min(width, width * done // max(total, 1))
+            sys.stderr.write(f"\r{name:<22} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif done == 0:
+            print(f"{name}: {total} examples", file=sys.stderr)
+
+    summary = run(args.examples, args.seed, args.property, progress)
+    if tty:
+        sys.stderr.write("\n")
+    print(summary.format())
+    print(f"\n{len(summary.results) - len(summary.failed)}/{len(summary.results)} properties held "
+          f"in {summary.duration:.1f} s (seed {summary.seed})")
+    return 0 if summary.ok else 1
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 
@@ -242,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the seed scenario: cross an exception frame with CFI vs frame pointers")
     d.set_defaults(func=cmd_demo)
+
+    f = sub.add_parser("fuzz", help="run the CFI property suite (hypothesis) and summarize")
+    f.add_argument("--examples", type=int, default=100, help="examples per property (100)")
+    f.add_argument("--seed", type=int, help="hypothesis seed, to replay a run")
+    f.add_argument("--property", help="run only this property (roundtrip, unwind, equivalent_encodings, "
+                                      "readelf, gnu_as, pyelftools, robustness)")
+    f.set_defaults(func=cmd_fuzz)
     return p
 
 

@@ -303,3 +303,11 @@ def test_executable_found_by_exe_or_sysroot(moved_core, tmp_path, how):
     t = json.loads(r.stdout)["threads"][0]
     names = [f["function"] for f in t["frames"]]
     assert names[3:6] == ["inner", "outer", "main"] and t["reliable"]
+
+
+def test_fuzz_command_runs_properties_and_summarizes():
+    r = run("fuzz", "--examples", "5", "--seed", "1", "--property", "unwind")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^unwind\s+passed\s+\d+", r.stdout, re.M)
+    assert "1/1 properties held" in r.stdout
+    assert_clean_error(run("fuzz", "--property", "nope"), 2)

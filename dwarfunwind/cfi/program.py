@@ -267,40 +267,42 @@ def _restore(regs: dict[int, Rule], initial: dict[int, Rule] | None, reg: int) -
         regs[reg] = rule
 
 
-def _initial_state(cie: CIE, section: str, bases: PointerBases) -> tuple[CFARule, dict[int, Rule]]:
+def _initial_state(cie: CIE, section: str) -> tuple[CFARule, dict[int, Rule]]:
     cached = cie.initial_state
     if cached is None:
         state = _State(_NO_CFA, {})
-        _execute(cie.instructions, cie, state, None, 0, None, None, section, cie.offset, bases)
+        _execute(cie.instructions, cie, state, None, 0, None, None, section, cie.offset,
+                 PointerBases(cie.instructions_address))
         cached = cie.initial_state = (state.cfa, state.regs)
     return cached  # type: ignore[return-value]
 
 
-def _fde_bases(fde: FDE, section_address: int) -> PointerBases:
-    return PointerBases(section_address, func=fde.pc_begin)
+def _fde_bases(fde: FDE) -> PointerBases:
+    # Instruction operands are read from the instruction bytes: their pcrel base is the
+    # address of those bytes in the section (set_loc is the only pointer operand).
+    return PointerBases(fde.instructions_address, func=fde.pc_begin)
 
 
-def rows(fde: FDE, section_address: int = 0) -> list[Row]:
+def rows(fde: FDE) -> list[Row]:
     """Every row of ``fde``, in order, with readelf's convention for row boundaries.
 
     A row is produced each time an advance instruction moves the location, so
     advances by zero give rows of zero length, as in readelf's output.
-    ``section_address`` is needed only for ``DW_CFA_set_loc`` with pcrel.
     """
-    table = row_table(fde, section_address)
+    table = row_table(fde)
     ends = [r[0] for r in table[1:]]
     ends.append(fde.pc_end)
     return [Row(loc, end, cfa, regs, fde) for (loc, cfa, regs), end in zip(table, ends)]
 
 
-def row_table(fde: FDE, section_address: int = 0) -> list[tuple[int, CFARule, dict[int, Rule]]]:
+def row_table(fde: FDE) -> list[tuple[int, CFARule, dict[int, Rule]]]:
     """The rows of ``fde`` in their lean form, ``(loc, cfa, regs)``, for bulk output.
 
     Consecutive rows that differ only in the CFA share one ``regs`` dict, so a
     formatter can format each dict once (key it by ``id``).
     """
-    bases = _fde_bases(fde, section_address)
-    cfa, initial = _initial_state(fde.cie, fde.section, bases)
+    bases = _fde_bases(fde)
+    cfa, initial = _initial_state(fde.cie, fde.section)
     state = _State(cfa, dict(initial))
     out: list[tuple[int, CFARule, dict[int, Rule]]] = []
     loc, _ = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, None, out, fde.section,
@@ -309,10 +311,10 @@ def row_table(fde: FDE, section_address: int = 0) -> list[tuple[int, CFARule, di
     return out
 
 
-def row_at(fde: FDE, pc: int, section_address: int = 0) -> Row:
+def row_at(fde: FDE, pc: int) -> Row:
     """The row of ``fde`` that governs ``pc``; decodes instructions only up to ``pc``."""
-    bases = _fde_bases(fde, section_address)
-    cfa, initial = _initial_state(fde.cie, fde.section, bases)
+    bases = _fde_bases(fde)
+    cfa, initial = _initial_state(fde.cie, fde.section)
     state = _State(cfa, dict(initial))
     loc, next_loc = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, pc, None, fde.section,
                              fde.offset, bases)

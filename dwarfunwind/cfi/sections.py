@@ -49,6 +49,8 @@ class CIE:
     signal_frame: bool = False
     #: True for .eh_frame (its FDEs carry augmentation data when 'z' is present).
     is_eh: bool = True
+    #: Address of the first initial instruction (the base of pcrel DW_CFA_set_loc operands).
+    instructions_address: int = 0
     #: Rows of the initial instructions, cached by the interpreter.
     initial_state: object = field(default=None, repr=False, compare=False)
 
@@ -64,6 +66,9 @@ class FDE:
     instructions: bytes
     lsda: int | None = None
     section: str = ".eh_frame"
+    #: Address of the first instruction byte (section address + offset): the base of
+    #: pcrel operands of DW_CFA_set_loc.
+    instructions_address: int = 0
 
     @property
     def pc_end(self) -> int:
@@ -116,8 +121,8 @@ class CFISection:
         For a terminator (length 0) entry_end == id_field_offset.
         """
         data = self.data
-        if offset + 4 > len(data):
-            raise CFIError("entry header runs past the end of the section", self.name, offset)
+        if offset < 0 or offset + 4 > len(data):
+            raise CFIError("entry header lies outside the section", self.name, offset)
         (length,) = _U32.unpack_from(data, offset)
         pos = offset + 4
         is64 = False
@@ -182,6 +187,7 @@ class CFISection:
             else:
                 ra, pos = read_uleb128(data, pos)
             cie = CIE(offset, version, augmentation, address_size, segment_size, caf, daf, ra, b"", is_eh=self.is_eh)
+            cie.instructions_address = self.address
             if augmentation.startswith("z"):
                 aug_len, pos = read_uleb128(data, pos)
                 aug_end = pos + aug_len
@@ -213,6 +219,7 @@ class CFISection:
             if pos > end:
                 raise CFIError("CIE runs past its length", self.name, offset)
             cie.instructions = bytes(data[pos:end])
+            cie.instructions_address = self.address + pos
             return cie
         except IndexError:
             raise CFIError("CIE runs past the end of the section", self.name, offset) from None
@@ -257,7 +264,8 @@ class CFISection:
                 pos = aug_end
             if pos > end:
                 raise CFIError("FDE runs past its length", self.name, offset)
-            return FDE(offset, cie, pc_begin or 0, pc_range or 0, bytes(data[pos:end]), lsda, self.name)
+            return FDE(offset, cie, pc_begin or 0, pc_range or 0, bytes(data[pos:end]), lsda, self.name,
+                       self.address + pos)
         except IndexError:
             raise CFIError("FDE runs past the end of the section", self.name, offset) from None
         except CFIError as e:

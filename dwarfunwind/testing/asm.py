@@ -67,21 +67,21 @@ def _rule(reg: int, tgt: Rule | None, cfa: CFARule, rng: random.Random, out: lis
         return
     kind = tgt.kind
     if kind == RuleKind.OFFSET:
-        n = int(tgt.arg)  # type: ignore[arg-type]
+        n = int(tgt.arg)
         if cfa.expression is None and rng.random() < 0.4:
             out.append(f".cfi_rel_offset {r}, {n + cfa.offset}")  # relative to the CFA register
         else:
             out.append(f".cfi_offset {r}, {n}")
     elif kind == RuleKind.VAL_OFFSET:
-        out.append(f".cfi_val_offset {r}, {int(tgt.arg)}")  # type: ignore[arg-type]
+        out.append(f".cfi_val_offset {r}, {int(tgt.arg)}")
     elif kind == RuleKind.REGISTER:
-        out.append(f".cfi_register {r}, {_reg(int(tgt.arg), rng)}")  # type: ignore[arg-type]
+        out.append(f".cfi_register {r}, {_reg(int(tgt.arg), rng)}")
     elif kind == RuleKind.SAME_VALUE:
         out.append(f".cfi_same_value {r}")
     elif kind == RuleKind.UNDEFINED:
         out.append(f".cfi_undefined {r}")
     else:
-        expr = bytes(tgt.arg)  # type: ignore[arg-type]
+        expr = bytes(tgt.arg)
         op = 0x10 if kind == RuleKind.EXPRESSION else 0x16
         out.append(_escape(bytes([op]) + encode_uleb128(reg) + encode_uleb128(len(expr)) + expr))
         exprs.append(expr)
@@ -122,8 +122,8 @@ def write_assembly(model: SectionModel, rng: random.Random) -> Assembly:
                 if part == "cfa":
                     _cfa(cur_cfa, row.cfa, rng, out, exprs)
                     cfa_now = row.cfa
-                elif cur_regs.get(part) != row.rules.get(part):  # type: ignore[call-overload]
-                    _rule(part, row.rules.get(part), cfa_now, rng, out, exprs)  # type: ignore[arg-type]
+                elif isinstance(part, int) and cur_regs.get(part) != row.rules.get(part):
+                    _rule(part, row.rules.get(part), cfa_now, rng, out, exprs)
             lines += ["\t" + o for o in out]
             cur_cfa, cur_regs = row.cfa, row.rules
         lines.append(f"\t.skip {fde.pc_range - loc}, 0x90")

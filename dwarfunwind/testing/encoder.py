@@ -27,10 +27,10 @@ from .model import ENTRY_CFA, ENTRY_REGS, CIEModel, FDEModel, SectionModel
 # -- construct building blocks -------------------------------------------------------------------
 
 
-class _ULEB(cs.Construct):  # type: ignore[misc]
+class _ULEB(cs.Construct):
     """Unsigned LEB128, through the package's own helpers."""
 
-    def _parse(self, stream, context, path):  # type: ignore[no-untyped-def]
+    def _parse(self, stream, context, path):
         from ..cfi.encoding import read_uleb128
 
         data = b""
@@ -40,15 +40,15 @@ class _ULEB(cs.Construct):  # type: ignore[misc]
             if b[0] < 0x80:
                 return read_uleb128(data, 0)[0]
 
-    def _build(self, obj, stream, context, path):  # type: ignore[no-untyped-def]
+    def _build(self, obj, stream, context, path):
         cs.stream_write(stream, encode_uleb128(obj), len(encode_uleb128(obj)), path)
         return obj
 
 
-class _SLEB(cs.Construct):  # type: ignore[misc]
+class _SLEB(cs.Construct):
     """Signed LEB128."""
 
-    def _parse(self, stream, context, path):  # type: ignore[no-untyped-def]
+    def _parse(self, stream, context, path):
         from ..cfi.encoding import read_sleb128
 
         data = b""
@@ -58,7 +58,7 @@ class _SLEB(cs.Construct):  # type: ignore[misc]
             if b[0] < 0x80:
                 return read_sleb128(data, 0)[0]
 
-    def _build(self, obj, stream, context, path):  # type: ignore[no-untyped-def]
+    def _build(self, obj, stream, context, path):
         raw = encode_sleb128(obj)
         cs.stream_write(stream, raw, len(raw), path)
         return obj
@@ -257,7 +257,7 @@ class InstructionEncoder:
             if not options:
                 raise ValueError(f"cannot remove the rule for r{reg}: the CIE has one")
         elif tgt.kind in (OFFSET, VAL_OFFSET):
-            n = int(tgt.arg)  # type: ignore[arg-type]
+            n = int(tgt.arg)
             val = tgt.kind == VAL_OFFSET
             if n % daf == 0:
                 f = n // daf
@@ -273,13 +273,13 @@ class InstructionEncoder:
             expr = _offset_expression(n, rng)
             options.append(("expr_offset", bytes([0x16 if val else 0x10]) + _u(reg) + _u(len(expr)) + expr))
         elif tgt.kind == REGISTER:
-            options.append(("register", bytes([0x09]) + _u(reg) + _u(int(tgt.arg))))  # type: ignore[arg-type]
+            options.append(("register", bytes([0x09]) + _u(reg) + _u(int(tgt.arg))))
         elif tgt.kind == SAME_VALUE:
             options.append(("same_value", bytes([0x08]) + _u(reg)))
         elif tgt.kind == UNDEFINED:
             options.append(("undefined", bytes([0x07]) + _u(reg)))
         else:
-            expr = bytes(tgt.arg)  # type: ignore[arg-type]
+            expr = bytes(tgt.arg)
             op = 0x10 if tgt.kind == EXPRESSION else 0x16
             options.append(("expression", bytes([op]) + _u(reg) + _u(len(expr)) + expr))
         name, code = self.pick(options)
@@ -326,7 +326,8 @@ class InstructionEncoder:
             feat = "set_loc_pcrel" if fde_encoding & 0x70 == 0x10 else "set_loc"
             options.append((feat, bytes([0x01]) + encode_pointer(address, fde_encoding, here)))
         name, code = self.pick(options)
-        if d > 1 and self.rng.random() < 0.05 and "split_advance" not in self.avoid:  # two advances: an extra, identical row
+        # Now and then two advances: an extra, identical row.
+        if d > 1 and self.rng.random() < 0.05 and "split_advance" not in self.avoid:
             first = self.rng.randrange(1, d)
             self.out.append(0x40 | min(first, 63))
             self.features.add("split_advance")
@@ -404,12 +405,13 @@ def _pad(body: bytearray, header: int, align: int, rng: random.Random) -> None:
             body.append(0)
 
 
-def encode_section(model: SectionModel, rng: random.Random, avoid: frozenset[str] = frozenset()) -> EncodedSection:
+def encode_section(model: SectionModel, rng: random.Random,
+                   avoid: frozenset[str] = frozenset()) -> EncodedSection:
     """Encode ``model``; every CIE is written before its first FDE. ``avoid``: features not to use."""
     features: set[str] = set()
     out = bytearray()
     is_eh = model.is_eh
-    d64 = model.dwarf64 and not (is_eh and "dwarf64_eh" in avoid)
+    d64 = model.dwarf64 and ("dwarf64_eh" if is_eh else "dwarf64") not in avoid
     if "leb128_pointer" in avoid and any(c.fde_encoding & 0x0F in (0x01, 0x09) for c in model.cies):
         from copy import deepcopy
 

@@ -152,7 +152,7 @@ def normalize_rule(rule: Rule) -> tuple:
         try:
             value = evaluate(rule.arg, _NoRegisters(), [_BASE])  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - not a constant offset: compare the bytes
-            return (int(kind), bytes(rule.arg))  # type: ignore[arg-type]
+            return (int(kind), bytes(rule.arg))
         delta = (value - _BASE) & MASK64
         if delta >= 1 << 63:
             delta -= 1 << 64

@@ -188,7 +188,7 @@ def mutations(max_count: int = 6) -> st.SearchStrategy[list[Mutation]]:
 
 def entry_offsets(data: bytes) -> list[int]:
     """Offsets of the entries of a CFI section (by their 32-bit lengths), for length corruption."""
-    out = []
+    out: list[int] = []
     pos = 0
     while pos + 4 <= len(data) and len(out) < 100_000:
         out.append(pos)
