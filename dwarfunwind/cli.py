@@ -69,14 +69,22 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                   + " ".join(f"{k}={v}" for k, v in regs.items()))
         return 0
 
-    out_sections: list[dict[str, Any]] = []
-    write = sys.stdout.write
-    names = [register_name(n) for n in range(130)]
-    for section in sections:
+    from .report import fde_json
+
+    # Gathered and written once: stdout may be unbuffered (PYTHONUNBUFFERED), and thousands of
+    # small writes would then cost more than the decoding.
+    out: list[str] = []
+    write = out.append
+    if args.json:
+        # Section by section; each FDE is one JSON fragment (see report.fde_json).
+        write(f'{{"file":{json.dumps(args.file)},"sections":[')
+    for i, section in enumerate(sections):
         errors: list[Any] = []
-        fdes_json: list[dict[str, Any]] = []
-        if not args.json:
+        if args.json:
+            write(f'{"," if i else ""}{{"name":{json.dumps(section.name)},"fdes":[')
+        else:
             write(f"Contents of the {section.name} section:\n\n")
+        first = True
         for fde in section.fdes(errors):
             try:
                 table = row_table(fde)
@@ -84,28 +92,16 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                 errors.append(e)
                 continue
             if args.json:
-                # Rows share their rule dicts when only the CFA changed; format each dict once.
-                formatted: dict[int, dict[str, str]] = {}
-                json_rows = []
-                for loc, cfa, rules in table:
-                    cells = formatted.get(id(rules))
-                    if cells is None:
-                        cells = formatted[id(rules)] = {
-                            names[n] if n < 130 else register_name(n): format_rule(rule)
-                            for n, rule in rules.items()}
-                    json_rows.append({"loc": loc, "cfa": format_cfa(cfa), "regs": cells})
-                fdes_json.append({
-                    "offset": fde.offset, "pc_begin": fde.pc_begin, "pc_end": fde.pc_end,
-                    "signal_frame": fde.signal_frame, "rows": json_rows,
-                })
+                write(fde_json(fde, table) if first else "," + fde_json(fde, table))
+                first = False
             else:
                 write(_text_fde(fde, table))
-        problems.extend(errors)
         if args.json:
-            out_sections.append({"name": section.name, "fdes": fdes_json})
+            write("]}")
+        problems.extend(errors)
     if args.json:
-        # dumps, not dump: only the one-shot path uses the C encoder (10x faster here).
-        write(json.dumps({"file": args.file, "sections": out_sections}, separators=(",", ":")) + "\n")
+        write("]}\n")
+    sys.stdout.write("".join(out))
     for p in problems:
         _err(str(p))
     return 1 if problems else 0

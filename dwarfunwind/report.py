@@ -4,8 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arch.x86_64 import FRAME_REGISTERS
+from .arch.x86_64 import FRAME_REGISTERS, register_name
+from .cfi.rules import CFARule, Rule, format_cfa, format_rule
+from .cfi.sections import FDE
 from .unwind.frame import Frame, StackTrace
+
+
+_RENDERED_RULES: dict[tuple[tuple[int, Rule], ...], str] = {}
+
+
+def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
+    """One FDE of the ``cfi --json`` schema as JSON text.
+
+    Built as text rather than through dicts and json.dumps: a libc has 25,000
+    rows, and this is the whole cost of the command beyond decoding. Cells hold
+    only ``[a-z0-9+-]``, so they need no escaping. Rows that share a rules dict
+    (only the CFA changed) share its rendered text.
+    """
+    rendered: dict[int, str] = {}
+    parts = []
+    for loc, cfa, rules in table:
+        regs = rendered.get(id(rules))
+        if regs is None:
+            key = tuple(rules.items())
+            regs = _RENDERED_RULES.get(key)
+            if regs is None:
+                regs = "{" + ",".join(f'"{register_name(n)}":"{format_rule(rule)}"' for n, rule in key) + "}"
+                if len(_RENDERED_RULES) < 65536:  # bounded; the same few hundred sets recur across FDEs
+                    _RENDERED_RULES[key] = regs
+            rendered[id(rules)] = regs
+        parts.append(f'{{"loc":{loc},"cfa":"{format_cfa(cfa)}","regs":{regs}}}')
+    return (f'{{"offset":{fde.offset},"pc_begin":{fde.pc_begin},"pc_end":{fde.pc_end},'
+            f'"signal_frame":{"true" if fde.signal_frame else "false"},"rows":[{",".join(parts)}]}}')
 
 
 def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:

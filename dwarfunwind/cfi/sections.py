@@ -103,6 +103,7 @@ class CFISection:
         self.is_eh = name != ".debug_frame"
         self._bases = PointerBases(address, text_base, data_base)
         self._cies: dict[int, CIE] = {}
+        self._fde_cache: dict[int, FDE] = {}
         self._hdr_table: _HdrTable | None = None
         if hdr is not None and self.is_eh:
             try:
@@ -232,7 +233,15 @@ class CFISection:
         return idpos - ident if self.is_eh else ident
 
     def fde_at(self, offset: int) -> FDE:
-        """The FDE at ``offset`` in this section."""
+        """The FDE at ``offset`` in this section (cached: lookups hit the same FDEs again)."""
+        fde = self._fde_cache.get(offset)
+        if fde is None:
+            fde = self._fde_at(offset)
+            if len(self._fde_cache) < 16384:
+                self._fde_cache[offset] = fde
+        return fde
+
+    def _fde_at(self, offset: int) -> FDE:
         end, idpos, ident, is64 = self._header(offset)
         if end == idpos or self._is_cie(ident, is64):
             raise CFIError("no FDE at this offset", self.name, offset)
@@ -370,6 +379,8 @@ class _HdrTable:
         self.fast = enc == 0x3B  # datarel|sdata4: what every linker writes
         self.hdr_address = bases.data or 0
         self._offsets: list[int] | None = None
+        self._locs: list[int] | None = None
+        self._fdes: list[int] = []
 
     @classmethod
     def parse(cls, hdr: bytes, hdr_address: int, eh_address: int) -> "_HdrTable":
@@ -410,6 +421,17 @@ class _HdrTable:
 
     def lookup(self, pc: int) -> int | None:
         """The .eh_frame offset of the last FDE whose initial location is <= pc."""
+        if self.fast:
+            if self._locs is None:
+                # Unpacked once: then each lookup is one C-level bisect, not a Python loop.
+                pairs = struct.iter_unpack("<ii", self.data[self.pos : self.pos + 8 * self.count])
+                base = self.hdr_address
+                self._locs, self._fdes = [], []
+                for loc, addr in pairs:
+                    self._locs.append(base + loc)
+                    self._fdes.append(base + addr)
+            i = bisect.bisect_right(self._locs, pc)
+            return self._fdes[i - 1] - self.eh_address if i else None
         lo, hi = 0, self.count
         while lo < hi:
             mid = (lo + hi) // 2

@@ -34,6 +34,7 @@ class ElfFile:
         self._find_debug = find_debug
         self._debug: ELFReader | None | bool = False  # False: not looked for yet
         self._sections: list[CFISection] | None = None
+        self._debug_sections_added = False
         self._symbols: SymbolTable | None = None
         self._lines: "LineTable | None | bool" = None  # False: looked for, none
         #: Problems met while opening sections (the rest is still served).
@@ -93,8 +94,9 @@ class ElfFile:
         """
         if self._sections is None:
             self._sections = self._open_sections(self.reader)
-        if include_debug_file and not any(s.name == ".debug_frame" for s in self._sections):
-            debug = self.debug_file()
+        if include_debug_file and not self._debug_sections_added:
+            self._debug_sections_added = True  # looked for once, found or not
+            debug = self.debug_file() if not any(s.name == ".debug_frame" for s in self._sections) else None
             if debug is not None:
                 self._sections = self._sections + [
                     s for s in self._open_sections(debug) if s.name == ".debug_frame"
