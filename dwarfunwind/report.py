@@ -9,7 +9,6 @@ from .cfi.rules import CFARule, Rule, format_cfa, format_rule
 from .cfi.sections import FDE
 from .unwind.frame import Frame, StackTrace
 
-
 _RENDERED_RULES: dict[tuple[tuple[int, Rule], ...], str] = {}
 
 
