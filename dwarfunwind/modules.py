@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from .cfi.rules import Row
 from .elf.module import ElfFile
@@ -22,17 +21,22 @@ from .targets.base import Mapping, Target
 MAX_VDSO_SIZE = 1 << 20
 
 
-@dataclass(eq=False)
 class Module:
     """One loaded ELF image: runtime ``[start, end)``, ``bias`` = runtime address - file address."""
 
-    path: str
-    start: int
-    end: int
-    bias: int
-    elf: ElfFile | None
-    _rows: dict[int, Row | None] = field(default_factory=dict, repr=False)
-    _syms: dict[int, tuple[str, int] | None] = field(default_factory=dict, repr=False)
+    __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms")
+
+    def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None) -> None:
+        self.path = path
+        self.start = start
+        self.end = end
+        self.bias = bias
+        self.elf = elf
+        self._rows: dict[int, Row | None] = {}
+        self._syms: dict[int, tuple[str, int] | None] = {}
+
+    def __repr__(self) -> str:
+        return f"Module({self.path!r}, {self.start:#x}..{self.end:#x}, bias={self.bias:#x})"
 
     @property
     def name(self) -> str:

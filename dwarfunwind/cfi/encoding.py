@@ -8,7 +8,7 @@ caller can attach the section and entry offset.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import CFIError
 
@@ -119,8 +119,7 @@ _FIXED = {
 }
 
 
-@dataclass(frozen=True)
-class PointerBases:
+class PointerBases(NamedTuple):
     """Base addresses for DW_EH_PE applications.
 
     ``section_address`` is the address of byte 0 of the buffer being read (so

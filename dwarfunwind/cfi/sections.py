@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from ..errors import CFIError
 from .encoding import (
@@ -29,46 +28,65 @@ _PCREL_SDATA4 = struct.Struct("<ii")
 MAX_ENTRY_LENGTH = 1 << 24
 
 
-@dataclass(slots=True)
 class CIE:
-    """A Common Information Entry (DWARF 5, 6.4.1; LSB .eh_frame)."""
+    """A Common Information Entry (DWARF 5, 6.4.1; LSB .eh_frame).
 
-    offset: int
-    version: int
-    augmentation: str
-    address_size: int
-    segment_size: int
-    code_alignment_factor: int
-    data_alignment_factor: int
-    return_address_register: int
-    instructions: bytes
-    fde_encoding: int = DW_EH_PE_absptr
-    lsda_encoding: int = DW_EH_PE_omit
-    personality_encoding: int = DW_EH_PE_omit
-    personality: int | None = None
-    signal_frame: bool = False
-    #: True for .eh_frame (its FDEs carry augmentation data when 'z' is present).
-    is_eh: bool = True
-    #: Address of the first initial instruction (the base of pcrel DW_CFA_set_loc operands).
-    instructions_address: int = 0
-    #: Rows of the initial instructions, cached by the interpreter.
-    initial_state: object = field(default=None, repr=False, compare=False)
+    A plain slotted class rather than a dataclass: importing dataclasses costs
+    ~10 ms on every CLI run, and CIEs are compared by identity anyway.
+    """
+
+    __slots__ = ("offset", "version", "augmentation", "address_size", "segment_size", "code_alignment_factor",
+                 "data_alignment_factor", "return_address_register", "instructions", "fde_encoding",
+                 "lsda_encoding", "personality_encoding", "personality", "signal_frame", "is_eh",
+                 "instructions_address", "initial_state")
+
+    def __init__(self, offset: int, version: int, augmentation: str, address_size: int, segment_size: int,
+                 code_alignment_factor: int, data_alignment_factor: int, return_address_register: int,
+                 instructions: bytes, *, is_eh: bool = True) -> None:
+        self.offset = offset
+        self.version = version
+        self.augmentation = augmentation
+        self.address_size = address_size
+        self.segment_size = segment_size
+        self.code_alignment_factor = code_alignment_factor
+        self.data_alignment_factor = data_alignment_factor
+        self.return_address_register = return_address_register
+        self.instructions = instructions
+        self.fde_encoding = DW_EH_PE_absptr
+        self.lsda_encoding = DW_EH_PE_omit
+        self.personality_encoding = DW_EH_PE_omit
+        self.personality: int | None = None
+        self.signal_frame = False
+        #: True for .eh_frame (its FDEs carry augmentation data when 'z' is present).
+        self.is_eh = is_eh
+        #: Address of the first initial instruction (the base of pcrel DW_CFA_set_loc operands).
+        self.instructions_address = 0
+        #: Rows of the initial instructions, cached by the interpreter.
+        self.initial_state: object = None
+
+    def __repr__(self) -> str:
+        return (f"CIE(offset={self.offset:#x}, version={self.version}, augmentation={self.augmentation!r}, "
+                f"caf={self.code_alignment_factor}, daf={self.data_alignment_factor}, "
+                f"ra={self.return_address_register})")
 
 
-@dataclass(slots=True)
 class FDE:
     """A Frame Description Entry: the rules for ``pc_begin <= pc < pc_end``."""
 
-    offset: int
-    cie: CIE
-    pc_begin: int
-    pc_range: int
-    instructions: bytes
-    lsda: int | None = None
-    section: str = ".eh_frame"
-    #: Address of the first instruction byte (section address + offset): the base of
-    #: pcrel operands of DW_CFA_set_loc.
-    instructions_address: int = 0
+    __slots__ = ("offset", "cie", "pc_begin", "pc_range", "instructions", "lsda", "section",
+                 "instructions_address")
+
+    def __init__(self, offset: int, cie: CIE, pc_begin: int, pc_range: int, instructions: bytes,
+                 lsda: int | None = None, section: str = ".eh_frame", instructions_address: int = 0) -> None:
+        self.offset = offset
+        self.cie = cie
+        self.pc_begin = pc_begin
+        self.pc_range = pc_range
+        self.instructions = instructions
+        self.lsda = lsda
+        self.section = section
+        #: Address of the first instruction byte: the base of pcrel DW_CFA_set_loc operands.
+        self.instructions_address = instructions_address
 
     @property
     def pc_end(self) -> int:
@@ -77,6 +95,9 @@ class FDE:
     @property
     def signal_frame(self) -> bool:
         return self.cie.signal_frame
+
+    def __repr__(self) -> str:
+        return f"FDE(offset={self.offset:#x}, pc={self.pc_begin:#x}..{self.pc_end:#x}, section={self.section!r})"
 
 
 class CFISection:

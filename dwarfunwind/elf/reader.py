@@ -12,7 +12,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import ELFError
 
@@ -43,8 +43,7 @@ MAX_NOTES = 1 << 20
 MAX_DECOMPRESSED = 1 << 30
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(NamedTuple):
     name: str
     type: int
     flags: int
@@ -55,8 +54,7 @@ class Section:
     entsize: int
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     type: int
     flags: int
     offset: int
@@ -65,8 +63,7 @@ class Segment:
     memsz: int
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(NamedTuple):
     name: bytes
     type: int
     desc: bytes

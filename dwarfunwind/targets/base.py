@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
+
+# Records are NamedTuples, not dataclasses: importing dataclasses (and inspect)
+# costs ~10 ms on every CLI run (bench/bench_unwind.py).
 
 
-@dataclass(frozen=True)
-class ThreadInfo:
+class ThreadInfo(NamedTuple):
     """One thread as the target saw it stopped.
 
     ``registers`` maps DWARF register numbers (0..15 for the GPRs, 16 for rip)
@@ -24,8 +25,7 @@ class ThreadInfo:
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class Mapping:
+class Mapping(NamedTuple):
     """A region of the target's address space.
 
     ``path`` is the file mapped there (as the target names it: NT_FILE or
@@ -40,7 +40,17 @@ class Mapping:
     readable: bool = True
     writable: bool = False
     executable: bool = False
-    build_id: bytes | None = field(default=None, compare=False)
+    #: Not part of equality: the same region, whether or not its build-id was read.
+    build_id: bytes | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and self[:7] == other[:7]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self[:7])
 
 
 @runtime_checkable

@@ -23,8 +23,8 @@ import os
 import struct
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import TracebackType
+from typing import NamedTuple
 
 from ..arch.x86_64 import REGNO, USER_REGS_SLOTS
 from ..elf.reader import EM_X86_64, ET_CORE, PT_LOAD, PT_NOTE, ELFReader, Note, parse_notes
@@ -67,8 +67,7 @@ _SLOT_TO_DWARF: tuple[tuple[int, int], ...] = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     """One ``NT_FILE`` entry: ``[start, end)`` maps ``path`` from byte ``offset``."""
 
     start: int
@@ -77,8 +76,7 @@ class FileEntry:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class _LoadSeg:
+class _LoadSeg(NamedTuple):
     """One PT_LOAD: ``[start, end)`` in memory; the first ``present`` bytes are at ``file_offset``.
 
     ``filesz`` is what the header claims; ``present`` is what the (possibly

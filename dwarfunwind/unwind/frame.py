@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -47,7 +46,6 @@ _DESCRIPTIONS = {
 }
 
 
-@dataclass(eq=False)
 class Frame:
     """One physical frame.
 
@@ -57,18 +55,28 @@ class Frame:
     register is unknown, never guessed.
     """
 
-    index: int
-    pc: int
-    cfa: int | None
-    registers: dict[int, int]
-    method: str  #: "initial", "dwarf" or "fp"
-    signal_frame: bool = False  #: this frame's CFI is a signal frame (augmentation S) or a pt_regs marker
-    interrupted: bool = False  #: this frame was interrupted by a signal/exception: pc is exact
-    module: "Module | None" = None
-    function: str | None = None
-    offset: int | None = None
-    #: Why this frame's CFA or registers are partial, when they are.
-    note: str | None = None
+    __slots__ = ("index", "pc", "cfa", "registers", "method", "signal_frame", "interrupted", "module",
+                 "function", "offset")
+
+    def __init__(self, index: int, pc: int, cfa: int | None, registers: dict[int, int], method: str, *,
+                 interrupted: bool = False) -> None:
+        self.index = index
+        self.pc = pc
+        #: This frame's CFA, known once the walk has stepped from it.
+        self.cfa = cfa
+        self.registers = registers
+        #: "initial", "dwarf" or "fp": how this frame's registers were recovered.
+        self.method = method
+        #: This frame's CFI is a signal frame (augmentation S), or it returns into a pt_regs marker.
+        self.signal_frame = False
+        #: This frame was interrupted by a signal or exception: its pc is exact.
+        self.interrupted = interrupted
+        self.module: Module | None = None
+        self.function: str | None = None
+        self.offset: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Frame(#{self.index} pc={self.pc:#x} {self.symbol() or '??'} method={self.method})"
 
     @property
     def sp(self) -> int | None:
@@ -109,16 +117,21 @@ class Frame:
         return f"{self.function}+{self.offset:#x}" if self.offset else self.function
 
 
-@dataclass(eq=False)
 class StackTrace:
     """The walk of one thread."""
 
-    thread: "ThreadInfo"
-    frames: list[Frame] = field(default_factory=list)
-    stop_reason: StopReason = StopReason.OUTERMOST
-    #: Details of the stop (the address that could not be read, the error text).
-    stop_detail: str = ""
-    method: str = "dwarf"
+    __slots__ = ("thread", "frames", "stop_reason", "stop_detail", "method")
+
+    def __init__(self, thread: ThreadInfo, *, method: str = "dwarf") -> None:
+        self.thread = thread
+        self.frames: list[Frame] = []
+        self.stop_reason = StopReason.OUTERMOST
+        #: Details of the stop (the address that could not be read, the error text).
+        self.stop_detail = ""
+        self.method = method
+
+    def __repr__(self) -> str:
+        return f"StackTrace(tid={self.thread.tid}, {len(self.frames)} frames, stop={self.stop_reason.value})"
 
     @property
     def reliable(self) -> bool:
