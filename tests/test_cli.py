@@ -311,3 +311,19 @@ def test_fuzz_command_runs_properties_and_summarizes():
     assert re.search(r"^unwind\s+passed\s+\d+", r.stdout, re.M)
     assert "1/1 properties held" in r.stdout
     assert_clean_error(run("fuzz", "--property", "nope"), 2)
+
+
+@pytest.mark.parametrize("name", ["entry_nomarker", "entry_marker"])
+def test_compare_shows_what_each_method_misses(corpus, name):
+    builder, out = corpus
+    r = run("unwind", str(builder.artifacts(name, out)["core"]), "--method", "compare")
+    assert r.returncode == 0, r.stderr
+    only_dwarf = next(line for line in r.stdout.splitlines() if "frames only DWARF finds:" in line)
+    # Without the marker frame pointers never reach faulting_func; with it they do.
+    assert ("faulting_func+0xa0" in only_dwarf) == (name == "entry_nomarker")
+    assert "caller_a" in only_dwarf  # faulting_func's rbp is a planted value, not a frame pointer
+    assert "frames only frame pointers find: none" in r.stdout
+    assert re.search(r"#3 page_fault\+0x[0-9a-f]+: only DWARF knows rbx r12 r13 r14 r15", r.stdout)
+    doc = json.loads(run("unwind", str(builder.artifacts(name, out)["core"]), "--method", "compare",
+                         "--json").stdout)
+    assert {t["tid"] for t in doc["threads"]} == {t["tid"] for t in doc["fp_threads"]}

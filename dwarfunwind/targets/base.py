@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from ..errors import MemoryReadError
+
 # Records are NamedTuples, not dataclasses: importing dataclasses (and inspect)
 # costs ~10 ms on every CLI run (bench/bench_unwind.py).
 
@@ -51,6 +53,15 @@ class Mapping(NamedTuple):
 
     def __hash__(self) -> int:
         return hash(self[:7])
+
+
+def check_read(address: int, size: int) -> bool:
+    """Validate a read request for a target: False for an empty read, MemoryReadError for an impossible one."""
+    if size == 0:
+        return False
+    if size < 0 or address < 0 or address + size > 1 << 64:
+        raise MemoryReadError(address, size)
+    return True
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from typing import NamedTuple
 from ..arch.x86_64 import REGNO, USER_REGS_SLOTS
 from ..elf.reader import EM_X86_64, ET_CORE, PT_LOAD, PT_NOTE, ELFReader, Note, parse_notes
 from ..errors import MemoryReadError, TargetError
-from .base import Mapping, ThreadInfo
+from .base import Mapping, ThreadInfo, check_read
 
 NT_PRSTATUS = 1
 NT_PRPSINFO = 3
@@ -327,13 +327,9 @@ class CoreTarget:
     def read_memory(self, address: int, size: int) -> bytes:
         if self._closed:
             raise TargetError(f"{self.path}: core is closed")
-        if size <= 0:
-            if size == 0:
-                return b""
-            raise MemoryReadError(address, size)
+        if not check_read(address, size):
+            return b""
         end = address + size
-        if address < 0 or end > 1 << 64:
-            raise MemoryReadError(address, size)
         loads = self._loads
         i = bisect_right(self._load_starts, address) - 1
         if i >= 0:

@@ -22,7 +22,7 @@ from types import TracebackType
 
 from ..arch.x86_64 import USER_REGS_SLOTS
 from ..errors import MemoryReadError, TargetError
-from .base import Mapping, ThreadInfo
+from .base import Mapping, ThreadInfo, check_read
 from .core import registers_from_user_regs
 
 PTRACE_GETREGS = 12
@@ -233,10 +233,8 @@ class LiveTarget:
     def read_memory(self, address: int, size: int) -> bytes:
         if self._closed or self._mem_fd is None:
             raise TargetError(f"pid {self.pid}: target is closed")
-        if size == 0:
+        if not check_read(address, size):
             return b""
-        if size < 0 or address < 0:
-            raise MemoryReadError(address, size)
         try:
             data = os.pread(self._mem_fd, size, address)
         except (OSError, OverflowError):

@@ -34,7 +34,7 @@ from typing import Any
 from ..arch.x86_64 import RSP
 from ..elf.reader import ELFReader
 from ..errors import DwarfUnwindError, MemoryReadError, TargetError
-from .base import Mapping, Target, ThreadInfo
+from .base import Mapping, Target, ThreadInfo, check_read
 from .recording import merge_ranges
 
 MAGIC = b"DWUNSNAP"
@@ -401,10 +401,8 @@ class SnapshotTarget:
     def read_memory(self, address: int, size: int) -> bytes:
         if isinstance(self._data, bytes):
             raise TargetError(f"{self.path}: snapshot is closed")
-        if size <= 0:
-            if size == 0:
-                return b""
-            raise MemoryReadError(address, size)
+        if not check_read(address, size):
+            return b""
         end = address + size
         i = bisect_right(self._range_starts, address) - 1
         parts = []

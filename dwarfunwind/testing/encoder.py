@@ -27,45 +27,31 @@ from .model import ENTRY_CFA, ENTRY_REGS, CIEModel, FDEModel, SectionModel
 # -- construct building blocks -------------------------------------------------------------------
 
 
-class _ULEB(cs.Construct):
-    """Unsigned LEB128, through the package's own helpers."""
+class _LEB128(cs.Construct):
+    """LEB128 (unsigned or signed), through the package's own helpers: the encoder is the decoder's inverse."""
+
+    def __init__(self, signed: bool) -> None:
+        super().__init__()
+        self.signed = signed
 
     def _parse(self, stream, context, path):
-        from ..cfi.encoding import read_uleb128
+        from ..cfi.encoding import read_sleb128, read_uleb128
 
         data = b""
         while True:
             b = cs.stream_read(stream, 1, path)
             data += b
             if b[0] < 0x80:
-                return read_uleb128(data, 0)[0]
+                return (read_sleb128 if self.signed else read_uleb128)(data, 0)[0]
 
     def _build(self, obj, stream, context, path):
-        cs.stream_write(stream, encode_uleb128(obj), len(encode_uleb128(obj)), path)
-        return obj
-
-
-class _SLEB(cs.Construct):
-    """Signed LEB128."""
-
-    def _parse(self, stream, context, path):
-        from ..cfi.encoding import read_sleb128
-
-        data = b""
-        while True:
-            b = cs.stream_read(stream, 1, path)
-            data += b
-            if b[0] < 0x80:
-                return read_sleb128(data, 0)[0]
-
-    def _build(self, obj, stream, context, path):
-        raw = encode_sleb128(obj)
+        raw = (encode_sleb128 if self.signed else encode_uleb128)(obj)
         cs.stream_write(stream, raw, len(raw), path)
         return obj
 
 
-ULEB = _ULEB()
-SLEB = _SLEB()
+ULEB = _LEB128(signed=False)
+SLEB = _LEB128(signed=True)
 
 #: The part of a CIE after its ID field, up to the augmentation data (DWARF 5, 6.4.1).
 CIE_HEADER = cs.Struct(
