@@ -130,17 +130,22 @@ class ModuleMap:
         return result
 
 
-def _locate(path: str, override: str | None, sysroot: str | None) -> str | None:
-    candidates = []
-    if override:
-        candidates.append(override)
+def _candidates(path: str, override: str | None, sysroot: str | None, build_id: bytes | None) -> list[str]:
+    """Where the file the target maps at ``path`` may be, best first.
+
+    ``--exe``, then the path under ``--sysroot``, then the path itself, then the
+    build-id links distributions keep (``/usr/lib/.build-id/xx/rest``, under the
+    sysroot first): a module from another machine is matched by its build-id.
+    """
+    out = [override] if override else []
+    roots = [sysroot, "/"] if sysroot else ["/"]
     if sysroot:
-        candidates.append(os.path.join(sysroot, path.lstrip("/")))
-    candidates.append(path)
-    for c in candidates:
-        if os.path.isfile(c):
-            return c
-    return None
+        out.append(os.path.join(sysroot, path.lstrip("/")))
+    out.append(path)
+    if build_id and len(build_id) > 1:
+        h = build_id.hex()
+        out += [os.path.join(root, "usr/lib/.build-id", h[:2], h[2:]) for root in roots]
+    return [c for c in out if os.path.isfile(c)]
 
 
 def _bias(reader: ELFReader, first: Mapping) -> int:
@@ -165,23 +170,34 @@ def _memory_build_id(target: Target, first: Mapping) -> bytes | None:
 
 def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: str | None, target: Target,
                  problems: list[str]) -> Module | None:
-    found = _locate(path, override, sysroot)
-    if found is None:
+    want = maps[0].build_id or _memory_build_id(target, maps[0])
+    chosen: ElfFile | None = None
+    for candidate in _candidates(path, override, sysroot, want):
+        try:
+            elf = ElfFile.open(candidate)
+        except ELFError as e:
+            problems.append(str(e))
+            continue
+        have = elf.build_id
+        if not want or not have or have == want:
+            chosen = elf
+            break
+        if chosen is None:
+            chosen = elf  # the best by path, kept in case nothing matches by build-id
+    if chosen is None:
         problems.append(f"{path}: module not found; frames in it have no CFI or symbols")
         return Module(path, maps[0].start, maps[0].end, 0, None)
+    have = chosen.build_id
+    if want and have and want != have:
+        problems.append(f"{chosen.path}: build-id {have.hex()} does not match the target's {want.hex()}; "
+                        "using it anyway")
     try:
-        elf = ElfFile.open(found)
-        reader = elf.reader
         first = next((m for m in maps if m.offset == 0), maps[0])
-        bias = _bias(reader, first)
+        bias = _bias(chosen.reader, first)
     except ELFError as e:
         problems.append(str(e))
         return Module(path, maps[0].start, maps[0].end, 0, None)
-    want = maps[0].build_id or _memory_build_id(target, maps[0])
-    have = elf.build_id
-    if want and have and want != have:
-        problems.append(f"{found}: build-id {have.hex()} does not match the target's {want.hex()}")
-    return Module(path, maps[0].start, maps[0].end, bias, elf)
+    return Module(path, maps[0].start, maps[0].end, bias, chosen)
 
 
 def _vdso_module(target: Target, m: Mapping, problems: list[str]) -> Module | None:

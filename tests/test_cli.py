@@ -327,3 +327,21 @@ def test_compare_shows_what_each_method_misses(corpus, name):
     doc = json.loads(run("unwind", str(builder.artifacts(name, out)["core"]), "--method", "compare",
                          "--json").stdout)
     assert {t["tid"] for t in doc["threads"]} == {t["tid"] for t in doc["fp_threads"]}
+
+
+def test_executable_found_by_build_id_under_sysroot(moved_core, tmp_path, need_tool):
+    """A module renamed on this machine is still found: by its build-id, under sysroot/usr/lib/.build-id."""
+    core, moved, original = moved_core
+    notes = subprocess.run([need_tool("readelf"), "-n", str(moved)], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    link = tmp_path / "sysroot" / "usr/lib/.build-id" / build_id[:2] / build_id[2:]
+    link.parent.mkdir(parents=True)
+    link.write_bytes(moved.read_bytes())
+    # A wrong file at the recorded path (as on another machine) must lose to the build-id match.
+    wrong = tmp_path / "sysroot" / str(original).lstrip("/")
+    wrong.parent.mkdir(parents=True)
+    wrong.write_bytes(open(sys.executable, "rb").read())
+    r = run("unwind", str(core), "--json", "--sysroot", str(tmp_path / "sysroot"))
+    assert r.returncode == 0, r.stderr
+    t = json.loads(r.stdout)["threads"][0]
+    assert [f["function"] for f in t["frames"]][3:6] == ["inner", "outer", "main"]
