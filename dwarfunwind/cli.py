@@ -159,20 +159,22 @@ def cmd_unwind(args: argparse.Namespace) -> int:
             traces = program.stack_traces(method=args.method, max_frames=args.max_frames, tids=tids)
         if args.save:
             _save(program, traces, args.save)
-        for problem in program.problems:
-            _err(problem)
-        if args.json:
-            doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
-            if args.method == "compare":
-                doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
-            print(json.dumps(doc))
-        else:
-            out = []
-            for i, t in enumerate(traces):
-                out.extend(compare_lines(t, fp[i]) if args.method == "compare" else
-                           trace_lines(t, registers=args.registers, source=args.source))
-                out.append("")
-            sys.stdout.write("\n".join(out))
+        problems = program.problems
+    # Printed after the with block: a live process is detached and running again by now.
+    for problem in problems:
+        _err(problem)
+    if args.json:
+        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
+        if args.method == "compare":
+            doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
+        print(json.dumps(doc))
+    else:
+        out = []
+        for i, t in enumerate(traces):
+            out.extend(compare_lines(t, fp[i]) if args.method == "compare" else
+                       trace_lines(t, registers=args.registers, source=args.source))
+            out.append("")
+        sys.stdout.write("\n".join(out))
     if not traces or all(len(t.frames) == 0 for t in traces):
         return 2
     return 0 if all(t.complete for t in traces) else 1
