@@ -35,7 +35,7 @@ def _err(message: str) -> None:
 
 def cmd_cfi(args: argparse.Namespace) -> int:
     from .arch.x86_64 import register_name
-    from .cfi.program import row_table
+    from .cfi.program import row_at, row_table
     from .cfi.rules import format_cfa, format_rule
     from .elf.module import ElfFile
 
@@ -54,8 +54,7 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                 _err(str(p))
             _err(f"{args.file}: no FDE covers {args.address:#x}")
             return 1
-        row = elf.row_for(args.address)
-        assert row is not None
+        row = row_at(fde, args.address)
         regs = {register_name(r): format_rule(rule) for r, rule in sorted(row.regs.items())}
         if args.json:
             print(json.dumps({"file": args.file, "section": fde.section, "fde": {
@@ -69,7 +68,7 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                   + " ".join(f"{k}={v}" for k, v in regs.items()))
         return 0
 
-    from .report import fde_json
+    from .report import fde_json, fde_text
 
     # Gathered and written once: stdout may be unbuffered (PYTHONUNBUFFERED), and thousands of
     # small writes would then cost more than the decoding.
@@ -95,7 +94,7 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                 write(fde_json(fde, table) if first else "," + fde_json(fde, table))
                 first = False
             else:
-                write(_text_fde(fde, table))
+                write(fde_text(fde, table))
         if args.json:
             write("]}")
         problems.extend(errors)
@@ -105,22 +104,6 @@ def cmd_cfi(args: argparse.Namespace) -> int:
     for p in problems:
         _err(str(p))
     return 1 if problems else 0
-
-
-def _text_fde(fde: Any, table: list[Any]) -> str:
-    from .arch.x86_64 import register_name
-    from .cfi.rules import format_cfa, format_rule
-
-    cols = sorted({n for _, _, regs in table for n in regs})
-    # readelf puts the return-address column last.
-    cols.sort(key=lambda n: (n == fde.cie.return_address_register, n))
-    lines = [f"{fde.offset:08x} FDE cie={fde.cie.offset:08x} pc={fde.pc_begin:016x}..{fde.pc_end:016x}"
-             f"{' (signal frame)' if fde.signal_frame else ''}",
-             "   LOC           CFA      " + " ".join(f"{register_name(c):<5}" for c in cols)]
-    for loc, cfa, regs in table:
-        cells = " ".join(f"{format_rule(regs[c]) if c in regs else 'u':<5}" for c in cols)
-        lines.append(f"{loc:016x} {format_cfa(cfa):<8} {cells}".rstrip())
-    return "\n".join(lines) + "\n\n"
 
 
 # -- unwind ------------------------------------------------------------------------------------------

@@ -90,11 +90,6 @@ class ModuleMap:
             return self.modules[i]
         return None
 
-    def add(self, module: Module) -> None:
-        self.modules.append(module)
-        self.modules.sort(key=lambda m: m.start)
-        self._starts = [m.start for m in self.modules]
-
     @classmethod
     def from_target(cls, target: Target, *, exe: str | None = None, sysroot: str | None = None) -> "ModuleMap":
         """Group the target's file mappings into modules and open their files.
@@ -114,19 +109,18 @@ class ModuleMap:
             exe_path = next((p for p in groups if os.path.basename(p) == base), None)
             if exe_path is None and groups:
                 exe_path = min(groups, key=lambda p: groups[p][0].start)
-        result = cls([])
+        problems: list[str] = []
+        modules = []
         for path, maps in groups.items():
-            start, end = maps[0].start, max(m.end for m in maps)
             if path == "[vdso]":
-                module = _vdso_module(target, maps[0], result.problems)
+                module = _vdso_module(target, maps[0], problems)
             else:
-                module = _file_module(path, maps, exe if path == exe_path else None, sysroot, target,
-                                      result.problems)
+                module = _file_module(path, maps, exe if path == exe_path else None, sysroot, target, problems)
             if module is not None:
-                module.start, module.end = start, end
-                result.modules.append(module)
-        result.modules.sort(key=lambda m: m.start)
-        result._starts = [m.start for m in result.modules]
+                module.end = max(m.end for m in maps)  # the module spans all its mappings
+                modules.append(module)
+        result = cls(modules)
+        result.problems = problems
         return result
 
 

@@ -37,6 +37,20 @@ def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str
             f'"signal_frame":{"true" if fde.signal_frame else "false"},"rows":[{",".join(parts)}]}}')
 
 
+def fde_text(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
+    """One FDE as a row table in the style of ``readelf --debug-dump=frames-interp``."""
+    # readelf puts the return-address column last.
+    ra = fde.cie.return_address_register
+    cols = sorted({n for _, _, regs in table for n in regs}, key=lambda n: (n == ra, n))
+    lines = [f"{fde.offset:08x} FDE cie={fde.cie.offset:08x} pc={fde.pc_begin:016x}..{fde.pc_end:016x}"
+             f"{' (signal frame)' if fde.signal_frame else ''}",
+             "   LOC           CFA      " + " ".join(f"{register_name(c):<5}" for c in cols)]
+    for loc, cfa, regs in table:
+        cells = " ".join(f"{format_rule(regs[c]) if c in regs else 'u':<5}" for c in cols)
+        lines.append(f"{loc:016x} {format_cfa(cfa):<8} {cells}".rstrip())
+    return "\n".join(lines) + "\n\n"
+
+
 def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
     """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
     out: dict[str, Any] = {

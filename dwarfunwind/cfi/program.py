@@ -13,7 +13,18 @@ import struct
 
 from ..errors import CFIError
 from .encoding import PointerBases, read_encoded, read_sleb128, read_uleb128
-from .rules import SAME_VALUE_RULE, UNDEFINED_RULE, CFARule, Row, Rule, RuleKind
+from .rules import (
+    EXPRESSION,
+    OFFSET,
+    REGISTER,
+    SAME_VALUE_RULE,
+    UNDEFINED_RULE,
+    VAL_EXPRESSION,
+    VAL_OFFSET,
+    CFARule,
+    Row,
+    Rule,
+)
 from .sections import CIE, FDE
 
 # DW_CFA opcodes (DWARF 5 table 7.29, plus GNU extensions).
@@ -58,14 +69,6 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 _NO_CFA = CFARule(-1, 0, None)
-
-# Plain ints, not enum members, on the hot path: building and hashing IntEnum
-# members is several times slower (see bench/).
-_OFFSET = int(RuleKind.OFFSET)
-_VAL_OFFSET = int(RuleKind.VAL_OFFSET)
-_REGISTER = int(RuleKind.REGISTER)
-_EXPRESSION = int(RuleKind.EXPRESSION)
-_VAL_EXPRESSION = int(RuleKind.VAL_EXPRESSION)
 
 
 class _State:
@@ -117,7 +120,7 @@ def _execute(
                         pos += 1
                     else:
                         off, pos = read_uleb128(code, pos)
-                    regs[low] = Rule(_OFFSET, off * daf)
+                    regs[low] = Rule(OFFSET, off * daf)
                     continue
                 else:  # DW_CFA_restore
                     _restore(regs, initial, low)
@@ -171,19 +174,19 @@ def _execute(
             elif op in (DW_CFA_offset_extended, DW_CFA_val_offset):
                 reg, pos = read_uleb128(code, pos)
                 off, pos = read_uleb128(code, pos)
-                kind = _OFFSET if op == DW_CFA_offset_extended else _VAL_OFFSET
+                kind = OFFSET if op == DW_CFA_offset_extended else VAL_OFFSET
                 regs[_check_reg(reg)] = Rule(kind, off * daf)
                 continue
             elif op in (DW_CFA_offset_extended_sf, DW_CFA_val_offset_sf):
                 reg, pos = read_uleb128(code, pos)
                 off, pos = read_sleb128(code, pos)
-                kind = _OFFSET if op == DW_CFA_offset_extended_sf else _VAL_OFFSET
+                kind = OFFSET if op == DW_CFA_offset_extended_sf else VAL_OFFSET
                 regs[_check_reg(reg)] = Rule(kind, off * daf)
                 continue
             elif op == DW_CFA_GNU_negative_offset_extended:
                 reg, pos = read_uleb128(code, pos)
                 off, pos = read_uleb128(code, pos)
-                regs[_check_reg(reg)] = Rule(_OFFSET, -off * daf)
+                regs[_check_reg(reg)] = Rule(OFFSET, -off * daf)
                 continue
             elif op == DW_CFA_restore_extended:
                 reg, pos = read_uleb128(code, pos)
@@ -200,7 +203,7 @@ def _execute(
             elif op == DW_CFA_register:
                 reg, pos = read_uleb128(code, pos)
                 reg2, pos = read_uleb128(code, pos)
-                regs[_check_reg(reg)] = Rule(_REGISTER, _check_reg(reg2))
+                regs[_check_reg(reg)] = Rule(REGISTER, _check_reg(reg2))
                 continue
             elif op == DW_CFA_def_cfa_sf:
                 reg, pos = read_uleb128(code, pos)
@@ -223,7 +226,7 @@ def _execute(
                 size, pos = read_uleb128(code, pos)
                 if pos + size > end:
                     raise CFIError("expression runs past the instructions", section, entry_offset)
-                kind = _EXPRESSION if op == DW_CFA_expression else _VAL_EXPRESSION
+                kind = EXPRESSION if op == DW_CFA_expression else VAL_EXPRESSION
                 regs[_check_reg(reg)] = Rule(kind, bytes(code[pos : pos + size]))
                 pos += size
                 continue

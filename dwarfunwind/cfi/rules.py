@@ -71,8 +71,12 @@ class Row(NamedTuple):
         return self.regs.get(regno, UNDEFINED_RULE)
 
 
-UNDEFINED_RULE = Rule(int(RuleKind.UNDEFINED), 0)
-SAME_VALUE_RULE = Rule(int(RuleKind.SAME_VALUE), 0)
+# The kinds as plain ints, for the hot paths (interpreter, unwind step): building and
+# hashing IntEnum members is several times slower than ints (see bench/).
+UNDEFINED, SAME_VALUE, OFFSET, VAL_OFFSET, REGISTER, EXPRESSION, VAL_EXPRESSION = (int(k) for k in RuleKind)
+
+UNDEFINED_RULE = Rule(UNDEFINED, 0)
+SAME_VALUE_RULE = Rule(SAME_VALUE, 0)
 
 
 def format_cfa(cfa: CFARule) -> str:

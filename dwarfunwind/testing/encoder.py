@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import construct as cs
 
 from ..cfi.encoding import encode_sleb128, encode_uleb128
-from ..cfi.rules import CFARule, Rule, RuleKind
+from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, CFARule, Rule
 from .model import ENTRY_CFA, ENTRY_REGS, CIEModel, FDEModel, SectionModel
 
 # -- construct building blocks -------------------------------------------------------------------
@@ -146,9 +146,6 @@ def pointer_fits(value: int, encoding: int, field_address: int) -> bool:
 
 # -- instructions --------------------------------------------------------------------------------
 
-OFFSET, VAL_OFFSET, REGISTER = int(RuleKind.OFFSET), int(RuleKind.VAL_OFFSET), int(RuleKind.REGISTER)
-EXPRESSION, VAL_EXPRESSION = int(RuleKind.EXPRESSION), int(RuleKind.VAL_EXPRESSION)
-SAME_VALUE, UNDEFINED = int(RuleKind.SAME_VALUE), int(RuleKind.UNDEFINED)
 
 
 def _u(v: int) -> bytes:

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RBP, REGNO, RSP, SIGCONTEXT_GREGS, UCONTEXT_MCONTEXT_OFFSET
 from ..cfi.encoding import encode_sleb128
-from ..cfi.rules import CFARule, Rule, RuleKind
+from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, CFARule, Rule
 from .model import ENTRY_CFA, ENTRY_REGS, MASK64, FrameCase, MachineSnapshot, ModelRow
-
-OFFSET, VAL_OFFSET, REGISTER = int(RuleKind.OFFSET), int(RuleKind.VAL_OFFSET), int(RuleKind.REGISTER)
-EXPRESSION, SAME_VALUE, UNDEFINED = int(RuleKind.EXPRESSION), int(RuleKind.SAME_VALUE), int(RuleKind.UNDEFINED)
 
 #: Callee-saved GPRs other than rsp: the registers a prologue saves.
 SAVEABLE: tuple[int, ...] = tuple(sorted(CALLEE_SAVED - {RSP}))

@@ -10,15 +10,7 @@ from collections.abc import Callable
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.expr import RegisterUnavailable, evaluate
-from ..cfi.rules import Row, RuleKind
-
-_OFFSET = int(RuleKind.OFFSET)
-_VAL_OFFSET = int(RuleKind.VAL_OFFSET)
-_REGISTER = int(RuleKind.REGISTER)
-_EXPRESSION = int(RuleKind.EXPRESSION)
-_VAL_EXPRESSION = int(RuleKind.VAL_EXPRESSION)
-_SAME_VALUE = int(RuleKind.SAME_VALUE)
-_UNDEFINED = int(RuleKind.UNDEFINED)
+from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
 
 ReadMemory = Callable[[int, int], bytes]
 MASK = (1 << 64) - 1
@@ -72,21 +64,21 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
     caller.pop(RA, None)
     machine = None
     ra_rule = row.regs.get(RA)
-    outermost = ra_rule is None or ra_rule.kind == _UNDEFINED
+    outermost = ra_rule is None or ra_rule.kind == UNDEFINED
     for regno, rule in row.regs.items():
         kind = rule.kind
-        if kind == _OFFSET:
+        if kind == OFFSET:
             caller[regno] = int.from_bytes(read_memory((cfa + rule.arg) & MASK, 8), "little")  # type: ignore[operator]
-        elif kind == _VAL_OFFSET:
+        elif kind == VAL_OFFSET:
             caller[regno] = (cfa + rule.arg) & MASK  # type: ignore[operator]
-        elif kind == _SAME_VALUE:
+        elif kind == SAME_VALUE:
             if regno in regs:
                 caller[regno] = regs[regno]
             else:
                 caller.pop(regno, None)
-        elif kind == _UNDEFINED:
+        elif kind == UNDEFINED:
             caller.pop(regno, None)
-        elif kind == _REGISTER:
+        elif kind == REGISTER:
             if rule.arg in regs:
                 caller[regno] = regs[rule.arg]
             else:
@@ -96,7 +88,7 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
                 machine = _Machine(regs, read_memory)
             # A register expression starts with the CFA pushed (DWARF 5, 6.4.2.3).
             value = evaluate(rule.arg, machine, [cfa])  # type: ignore[arg-type]
-            if kind == _EXPRESSION:
+            if kind == EXPRESSION:
                 value = int.from_bytes(read_memory(value, 8), "little")
             caller[regno] = value
     if outermost:

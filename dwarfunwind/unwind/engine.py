@@ -121,19 +121,15 @@ class Unwinder:
         # No CFI here: the frame-pointer chain, marked as such.
         try:
             cfa, regs, interrupted = fp.step(frame.registers, read, self._is_marker)
-        except fp.FramePointerEnd as e:
+        except (fp.FramePointerEnd, MemoryReadError) as e:
             if method == "dwarf":
                 reason = StopReason.NO_MODULE if module is None else StopReason.NO_CFI
                 return reason, f"pc {frame.pc:#x}; frame pointers: {e}"
             return StopReason.FP_END, str(e)
-        except MemoryReadError as e:
-            if method == "dwarf":
-                reason = StopReason.NO_MODULE if module is None else StopReason.NO_CFI
-                return reason, f"pc {frame.pc:#x}; frame pointers: {e}"
-            return StopReason.FP_END, str(e)
-        frame.cfa = cfa if not interrupted else frame.cfa
         if interrupted:
-            frame.signal_frame = True
+            frame.signal_frame = True  # it returns into a pt_regs marker: the next frame was interrupted
+        else:
+            frame.cfa = cfa
         return self._frame(frame.index + 1, regs, "fp", interrupted=interrupted)
 
     def _frame(self, index: int, regs: dict[int, int], method: str, *, interrupted: bool) -> Frame:
