@@ -35,7 +35,7 @@ def _err(message: str) -> None:
 
 def cmd_cfi(args: argparse.Namespace) -> int:
     from .arch.x86_64 import register_name
-    from .cfi.program import row_at, row_table
+    from .cfi.program import row_at
     from .cfi.rules import format_cfa, format_rule
     from .elf.module import ElfFile
 
@@ -68,39 +68,12 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                   + " ".join(f"{k}={v}" for k, v in regs.items()))
         return 0
 
-    from .report import fde_json, fde_text
+    from .report import cfi_listing
 
-    # Gathered and written once: stdout may be unbuffered (PYTHONUNBUFFERED), and thousands of
-    # small writes would then cost more than the decoding.
-    out: list[str] = []
-    write = out.append
-    if args.json:
-        # Section by section; each FDE is one JSON fragment (see report.fde_json).
-        write(f'{{"file":{json.dumps(args.file)},"sections":[')
-    for i, section in enumerate(sections):
-        errors: list[Any] = []
-        if args.json:
-            write(f'{"," if i else ""}{{"name":{json.dumps(section.name)},"fdes":[')
-        else:
-            write(f"Contents of the {section.name} section:\n\n")
-        first = True
-        for fde in section.fdes(errors):
-            try:
-                table = row_table(fde)
-            except DwarfUnwindError as e:
-                errors.append(e)
-                continue
-            if args.json:
-                write(fde_json(fde, table) if first else "," + fde_json(fde, table))
-                first = False
-            else:
-                write(fde_text(fde, table))
-        if args.json:
-            write("]}")
-        problems.extend(errors)
-    if args.json:
-        write("]}\n")
-    sys.stdout.write("".join(out))
+    # Written as it is produced, in chunks of about 1 MB: a few large writes even when stdout
+    # is unbuffered (PYTHONUNBUFFERED), and flat memory on the largest libraries.
+    for chunk in cfi_listing(args.file, sections, problems, as_json=args.json):
+        sys.stdout.write(chunk)
     for p in problems:
         _err(str(p))
     return 1 if problems else 0

@@ -70,38 +70,101 @@ _U64 = struct.Struct("<Q")
 
 _NO_CFA = CFARule(-1, 0, None)
 
+# -- interned rules and register states ---------------------------------------------------------
+#
+# A file's CFI holds a few hundred distinct rules and a few dozen distinct register-rule sets
+# (67 in all of libc), met tens of thousands of times. The interpreter shares one object per
+# value: a register rule set is a canonical dict, never mutated, and an instruction that
+# changes it moves to another canonical dict through a memo of transitions. Rows then cost no
+# copies, equal rows share their dict, and a formatter renders each set once (by ``id``).
+# Every table is bounded so hostile CFI cannot grow them without limit: past the bound, new
+# rules and sets are plain fresh objects.
 
-class _State:
-    """Mutable interpreter state; rows snapshot it."""
+_MAX_INTERNED = 1 << 14
+_MAX_STATES = 1 << 16
+_MAX_TRANSITIONS = 1 << 18
+_OFFSET_RULES: dict[int, Rule] = {}
+_CFA_RULES: dict[tuple[int, int], CFARule] = {}
+_EMPTY: dict[int, Rule] = {}
+_STATES: dict[tuple[tuple[int, Rule], ...], dict[int, Rule]] = {(): _EMPTY}
+#: (id(state), register, rule or None for "no rule") -> the state after the change.
+_TRANSITIONS: dict[tuple[int, int, Rule | None], dict[int, Rule]] = {}
+#: (id(state), DW_CFA_offset opcode, offset): its transitions, keyed by plain ints (fast to hash).
+_OFFSET_TRANSITIONS: dict[tuple[int, int, int], dict[int, Rule]] = {}
 
-    __slots__ = ("cfa", "regs")
 
-    def __init__(self, cfa: CFARule, regs: dict[int, Rule]) -> None:
-        self.cfa = cfa
-        self.regs = regs
+def _intern_offset(off: int) -> Rule:
+    rule = Rule(OFFSET, off)
+    if len(_OFFSET_RULES) < _MAX_INTERNED:
+        _OFFSET_RULES[off] = rule
+    return rule
+
+
+def _intern_cfa(register: int, offset: int) -> CFARule:
+    key = (register, offset)
+    rule = _CFA_RULES.get(key)
+    if rule is None:
+        rule = CFARule(register, offset, None)
+        if len(_CFA_RULES) < _MAX_INTERNED:
+            _CFA_RULES[key] = rule
+    return rule
+
+
+def _set_rule(regs: dict[int, Rule], reg: int, rule: Rule | None) -> dict[int, Rule]:
+    """The register state ``regs`` with ``reg``'s rule replaced (removed when ``rule`` is None)."""
+    key = (id(regs), reg, rule)
+    new = _TRANSITIONS.get(key)
+    if new is None:
+        new = _transition(regs, reg, rule, _TRANSITIONS, key)
+    return new
+
+
+def _transition(regs: dict[int, Rule], reg: int, rule: Rule | None, memo: dict, key: tuple) -> dict[int, Rule]:
+    new = dict(regs)
+    if rule is None:
+        new.pop(reg, None)
+    else:
+        new[reg] = rule  # an existing register keeps its place: the order is the order of first rule
+    items = tuple(new.items())
+    canonical = _STATES.get(items)
+    if canonical is None:
+        if len(_STATES) >= _MAX_STATES:
+            return new
+        canonical = _STATES[items] = new
+    # Remembered only from a canonical state: those live for ever, so their id is never reused.
+    if len(memo) < _MAX_TRANSITIONS and _STATES.get(tuple(regs.items())) is regs:
+        memo[key] = canonical
+    return canonical
 
 
 def _execute(
     code: bytes,
     cie: CIE,
-    state: _State,
+    cfa: CFARule,
+    regs: dict[int, Rule],
     initial: dict[int, Rule] | None,
     loc: int,
     stop_pc: int | None,
     out: list[tuple[int, CFARule, dict[int, Rule]]] | None,
     section: str,
     entry_offset: int,
-    bases: PointerBases,
-) -> tuple[int, int | None]:
-    """Run ``code``; return (loc, next_loc): next_loc is where the row ends when stopped early.
+    insn_address: int,
+    func: int | None,
+) -> tuple[int, int | None, CFARule, dict[int, Rule]]:
+    """Run ``code`` from the row ``(cfa, regs)``; return ``(loc, next_loc, cfa, regs)``.
 
-    Each time the location advances, the row in force so far is appended to
-    ``out`` (when given); with ``stop_pc`` the run ends as soon as the location
-    would pass it, leaving ``state`` as the row governing ``stop_pc``.
+    Each time the location advances, the row in force so far is appended to ``out`` (when
+    given); with ``stop_pc`` the run ends as soon as the location would pass it, and the
+    returned row is the one governing ``stop_pc``; ``next_loc`` is where that row ends (None
+    when the instructions ran out first). ``initial`` is the CIE's register state
+    (DW_CFA_restore), ``insn_address`` (the address of ``code``) and ``func`` are the bases of
+    a DW_CFA_set_loc operand. ``regs`` is a canonical state (see ``_set_rule``).
     """
     caf = cie.code_alignment_factor
     daf = cie.data_alignment_factor
-    regs = state.regs
+    offset_rules = _OFFSET_RULES
+    offset_transitions = _OFFSET_TRANSITIONS
+    cfa_rules = _CFA_RULES
     stack: list[tuple[CFARule, dict[int, Rule]]] = []
     pos = 0
     end = len(code)
@@ -109,35 +172,52 @@ def _execute(
         while pos < end:
             op = code[pos]
             pos += 1
-            high = op & 0xC0
-            if high:
-                low = op & 0x3F
-                if high == DW_CFA_advance_loc:
-                    new = loc + low * caf
-                elif high == DW_CFA_offset:
+            if op >= 0x40:
+                if op < 0x80:  # DW_CFA_advance_loc
+                    new = loc + (op & 0x3F) * caf
+                elif op < 0xC0:  # DW_CFA_offset
                     off = code[pos]  # one-byte LEB128 inline: by far the common case
                     if off < 0x80:
                         pos += 1
                     else:
                         off, pos = read_uleb128(code, pos)
-                    regs[low] = Rule(OFFSET, off * daf)
+                    off *= daf
+                    key = (id(regs), op, off)
+                    state = offset_transitions.get(key)
+                    if state is None:
+                        rule = offset_rules.get(off)
+                        if rule is None:
+                            rule = _intern_offset(off)
+                        state = _transition(regs, op & 0x3F, rule, offset_transitions, key)
+                    regs = state
                     continue
                 else:  # DW_CFA_restore
-                    _restore(regs, initial, low)
+                    regs = _set_rule(regs, op & 0x3F, initial.get(op & 0x3F) if initial is not None else None)
                     continue
-            elif op == DW_CFA_nop:
-                continue
             elif op == DW_CFA_def_cfa_offset:
                 off = code[pos]
                 if off < 0x80:
                     pos += 1
                 else:
                     off, pos = read_uleb128(code, pos)
-                state.cfa = CFARule(state.cfa.register, off, None)
+                new_cfa = cfa_rules.get((cfa[0], off))
+                cfa = new_cfa if new_cfa is not None else _intern_cfa(cfa[0], off)
+                continue
+            elif op == DW_CFA_nop:
                 continue
             elif op == DW_CFA_advance_loc1:
                 new = loc + code[pos] * caf
                 pos += 1
+            elif op == DW_CFA_remember_state:
+                if len(stack) >= MAX_STATE_STACK:
+                    raise CFIError("remember_state nested too deeply", section, entry_offset)
+                stack.append((cfa, regs))  # states are never mutated: no copy
+                continue
+            elif op == DW_CFA_restore_state:
+                if not stack:
+                    raise CFIError("restore_state without remember_state", section, entry_offset)
+                cfa, regs = stack.pop()
+                continue
             elif op == DW_CFA_advance_loc2:
                 new = loc + _U16.unpack_from(code, pos)[0] * caf
                 pos += 2
@@ -148,104 +228,80 @@ def _execute(
                 new = loc + _U64.unpack_from(code, pos)[0] * caf
                 pos += 8
             elif op == DW_CFA_set_loc:
-                value, pos = read_encoded(code, pos, cie.fde_encoding, bases, cie.address_size)
+                value, pos = read_encoded(code, pos, cie.fde_encoding, PointerBases(insn_address, func=func),
+                                          cie.address_size)
                 new = value or 0
             elif op == DW_CFA_def_cfa:
                 reg, pos = read_uleb128(code, pos)
                 off, pos = read_uleb128(code, pos)
-                state.cfa = CFARule(_check_reg(reg), off, None)
+                cfa = _intern_cfa(_check_reg(reg), off)
                 continue
             elif op == DW_CFA_def_cfa_register:
                 reg, pos = read_uleb128(code, pos)
-                state.cfa = CFARule(_check_reg(reg), state.cfa.offset, None)
+                cfa = _intern_cfa(_check_reg(reg), cfa[1])
                 continue
-            elif op == DW_CFA_remember_state:
-                if len(stack) >= MAX_STATE_STACK:
-                    raise CFIError("remember_state nested too deeply", section, entry_offset)
-                stack.append((state.cfa, dict(regs)))
-                continue
-            elif op == DW_CFA_restore_state:
-                if not stack:
-                    raise CFIError("restore_state without remember_state", section, entry_offset)
-                state.cfa, saved = stack.pop()
-                regs.clear()
-                regs.update(saved)
-                continue
-            elif op in (DW_CFA_offset_extended, DW_CFA_val_offset):
-                reg, pos = read_uleb128(code, pos)
-                off, pos = read_uleb128(code, pos)
-                kind = OFFSET if op == DW_CFA_offset_extended else VAL_OFFSET
-                regs[_check_reg(reg)] = Rule(kind, off * daf)
-                continue
-            elif op in (DW_CFA_offset_extended_sf, DW_CFA_val_offset_sf):
-                reg, pos = read_uleb128(code, pos)
-                off, pos = read_sleb128(code, pos)
-                kind = OFFSET if op == DW_CFA_offset_extended_sf else VAL_OFFSET
-                regs[_check_reg(reg)] = Rule(kind, off * daf)
-                continue
-            elif op == DW_CFA_GNU_negative_offset_extended:
-                reg, pos = read_uleb128(code, pos)
-                off, pos = read_uleb128(code, pos)
-                regs[_check_reg(reg)] = Rule(OFFSET, -off * daf)
-                continue
-            elif op == DW_CFA_restore_extended:
-                reg, pos = read_uleb128(code, pos)
-                _restore(regs, initial, _check_reg(reg))
-                continue
-            elif op == DW_CFA_undefined:
-                reg, pos = read_uleb128(code, pos)
-                regs[_check_reg(reg)] = UNDEFINED_RULE
-                continue
-            elif op == DW_CFA_same_value:
-                reg, pos = read_uleb128(code, pos)
-                regs[_check_reg(reg)] = SAME_VALUE_RULE
-                continue
-            elif op == DW_CFA_register:
-                reg, pos = read_uleb128(code, pos)
-                reg2, pos = read_uleb128(code, pos)
-                regs[_check_reg(reg)] = Rule(REGISTER, _check_reg(reg2))
-                continue
-            elif op == DW_CFA_def_cfa_sf:
-                reg, pos = read_uleb128(code, pos)
-                off, pos = read_sleb128(code, pos)
-                state.cfa = CFARule(_check_reg(reg), off * daf, None)
-                continue
-            elif op == DW_CFA_def_cfa_offset_sf:
-                off, pos = read_sleb128(code, pos)
-                state.cfa = CFARule(state.cfa.register, off * daf, None)
-                continue
-            elif op == DW_CFA_def_cfa_expression:
-                size, pos = read_uleb128(code, pos)
-                if pos + size > end:
-                    raise CFIError("expression runs past the instructions", section, entry_offset)
-                state.cfa = CFARule(state.cfa.register, state.cfa.offset, bytes(code[pos : pos + size]))
-                pos += size
-                continue
-            elif op in (DW_CFA_expression, DW_CFA_val_expression):
-                reg, pos = read_uleb128(code, pos)
-                size, pos = read_uleb128(code, pos)
-                if pos + size > end:
-                    raise CFIError("expression runs past the instructions", section, entry_offset)
-                kind = EXPRESSION if op == DW_CFA_expression else VAL_EXPRESSION
-                regs[_check_reg(reg)] = Rule(kind, bytes(code[pos : pos + size]))
-                pos += size
-                continue
-            elif op == DW_CFA_GNU_args_size:
-                _, pos = read_uleb128(code, pos)  # affects only landing pads, not the rules
-                continue
-            elif op == DW_CFA_GNU_window_save:
-                continue  # SPARC register windows / AArch64 RA signing: no x86-64 meaning
             else:
-                raise CFIError(f"unknown DW_CFA opcode {op:#04x}", section, entry_offset)
+                if op == DW_CFA_offset_extended or op == DW_CFA_val_offset:
+                    reg, pos = read_uleb128(code, pos)
+                    off, pos = read_uleb128(code, pos)
+                    kind = OFFSET if op == DW_CFA_offset_extended else VAL_OFFSET
+                    regs = _set_rule(regs, _check_reg(reg), Rule(kind, off * daf))
+                elif op == DW_CFA_offset_extended_sf or op == DW_CFA_val_offset_sf:
+                    reg, pos = read_uleb128(code, pos)
+                    off, pos = read_sleb128(code, pos)
+                    kind = OFFSET if op == DW_CFA_offset_extended_sf else VAL_OFFSET
+                    regs = _set_rule(regs, _check_reg(reg), Rule(kind, off * daf))
+                elif op == DW_CFA_GNU_negative_offset_extended:
+                    reg, pos = read_uleb128(code, pos)
+                    off, pos = read_uleb128(code, pos)
+                    regs = _set_rule(regs, _check_reg(reg), Rule(OFFSET, -off * daf))
+                elif op == DW_CFA_restore_extended:
+                    reg, pos = read_uleb128(code, pos)
+                    reg = _check_reg(reg)
+                    regs = _set_rule(regs, reg, initial.get(reg) if initial is not None else None)
+                elif op == DW_CFA_undefined:
+                    reg, pos = read_uleb128(code, pos)
+                    regs = _set_rule(regs, _check_reg(reg), UNDEFINED_RULE)
+                elif op == DW_CFA_same_value:
+                    reg, pos = read_uleb128(code, pos)
+                    regs = _set_rule(regs, _check_reg(reg), SAME_VALUE_RULE)
+                elif op == DW_CFA_register:
+                    reg, pos = read_uleb128(code, pos)
+                    reg2, pos = read_uleb128(code, pos)
+                    regs = _set_rule(regs, _check_reg(reg), Rule(REGISTER, _check_reg(reg2)))
+                elif op == DW_CFA_def_cfa_sf:
+                    reg, pos = read_uleb128(code, pos)
+                    off, pos = read_sleb128(code, pos)
+                    cfa = _intern_cfa(_check_reg(reg), off * daf)
+                elif op == DW_CFA_def_cfa_offset_sf:
+                    off, pos = read_sleb128(code, pos)
+                    cfa = _intern_cfa(cfa[0], off * daf)
+                elif op == DW_CFA_def_cfa_expression:
+                    size, pos = read_uleb128(code, pos)
+                    if pos + size > end:
+                        raise CFIError("expression runs past the instructions", section, entry_offset)
+                    cfa = CFARule(cfa[0], cfa[1], bytes(code[pos : pos + size]))
+                    pos += size
+                elif op == DW_CFA_expression or op == DW_CFA_val_expression:
+                    reg, pos = read_uleb128(code, pos)
+                    size, pos = read_uleb128(code, pos)
+                    if pos + size > end:
+                        raise CFIError("expression runs past the instructions", section, entry_offset)
+                    kind = EXPRESSION if op == DW_CFA_expression else VAL_EXPRESSION
+                    regs = _set_rule(regs, _check_reg(reg), Rule(kind, bytes(code[pos : pos + size])))
+                    pos += size
+                elif op == DW_CFA_GNU_args_size:
+                    _, pos = read_uleb128(code, pos)  # affects only landing pads, not the rules
+                elif op == DW_CFA_GNU_window_save:
+                    pass  # SPARC register windows / AArch64 RA signing: no x86-64 meaning
+                else:
+                    raise CFIError(f"unknown DW_CFA opcode {op:#04x}", section, entry_offset)
+                continue
             # An advance: the row so far ends here.
             if stop_pc is not None and new > stop_pc:
-                return loc, new
+                return loc, new, cfa, regs
             if out is not None:
-                # Consecutive rows often differ only in the CFA: share their rule dicts.
-                if out and out[-1][2] == regs:
-                    out.append((loc, state.cfa, out[-1][2]))
-                else:
-                    out.append((loc, state.cfa, dict(regs)))
+                out.append((loc, cfa, regs))
             loc = new
     except (IndexError, struct.error):
         raise CFIError("instructions run past the end of the entry", section, entry_offset) from None
@@ -253,7 +309,7 @@ def _execute(
         if e.section:
             raise
         raise CFIError(str(e), section, entry_offset) from None
-    return loc, None
+    return loc, None, cfa, regs
 
 
 def _check_reg(reg: int) -> int:
@@ -262,28 +318,13 @@ def _check_reg(reg: int) -> int:
     return reg
 
 
-def _restore(regs: dict[int, Rule], initial: dict[int, Rule] | None, reg: int) -> None:
-    rule = initial.get(reg) if initial is not None else None
-    if rule is None:
-        regs.pop(reg, None)
-    else:
-        regs[reg] = rule
-
-
 def _initial_state(cie: CIE, section: str) -> tuple[CFARule, dict[int, Rule]]:
     cached = cie.initial_state
     if cached is None:
-        state = _State(_NO_CFA, {})
-        _execute(cie.instructions, cie, state, None, 0, None, None, section, cie.offset,
-                 PointerBases(cie.instructions_address))
-        cached = cie.initial_state = (state.cfa, state.regs)
+        _, _, cfa, regs = _execute(cie.instructions, cie, _NO_CFA, _EMPTY, None, 0, None, None, section, cie.offset,
+                                   cie.instructions_address, None)
+        cached = cie.initial_state = (cfa, regs)
     return cached  # type: ignore[return-value]
-
-
-def _fde_bases(fde: FDE) -> PointerBases:
-    # Instruction operands are read from the instruction bytes: their pcrel base is the
-    # address of those bytes in the section (set_loc is the only pointer operand).
-    return PointerBases(fde.instructions_address, func=fde.pc_begin)
 
 
 def rows(fde: FDE) -> list[Row]:
@@ -301,24 +342,26 @@ def rows(fde: FDE) -> list[Row]:
 def row_table(fde: FDE) -> list[tuple[int, CFARule, dict[int, Rule]]]:
     """The rows of ``fde`` in their lean form, ``(loc, cfa, regs)``, for bulk output.
 
-    Consecutive rows that differ only in the CFA share one ``regs`` dict, so a
-    formatter can format each dict once (key it by ``id``).
+    Rows with equal register rules share one ``regs`` dict (shared, never to be mutated), so
+    a formatter can format each dict once (key it by ``id``).
     """
-    bases = _fde_bases(fde)
-    cfa, initial = _initial_state(fde.cie, fde.section)
-    state = _State(cfa, dict(initial))
+    cie = fde.cie
+    cfa, regs = _initial_state(cie, fde.section)
+    code = fde.instructions
+    if code.count(0) == len(code):  # no instructions but padding (DW_CFA_nop): a third of a libc's FDEs
+        return [(fde.pc_begin, cfa, regs)]
     out: list[tuple[int, CFARule, dict[int, Rule]]] = []
-    loc, _ = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, None, out, fde.section,
-                      fde.offset, bases)
-    out.append((loc, state.cfa, out[-1][2] if out and out[-1][2] == state.regs else state.regs))
+    # Instruction operands are read from the instruction bytes: the pcrel base of set_loc
+    # (the only pointer operand) is the address of those bytes in the section.
+    loc, _, cfa, regs = _execute(code, cie, cfa, regs, regs, fde.pc_begin, None, out, fde.section,
+                                 fde.offset, fde.instructions_address, fde.pc_begin)
+    out.append((loc, cfa, regs))
     return out
 
 
 def row_at(fde: FDE, pc: int) -> Row:
     """The row of ``fde`` that governs ``pc``; decodes instructions only up to ``pc``."""
-    bases = _fde_bases(fde)
     cfa, initial = _initial_state(fde.cie, fde.section)
-    state = _State(cfa, dict(initial))
-    loc, next_loc = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, pc, None, fde.section,
-                             fde.offset, bases)
-    return Row(loc, fde.pc_end if next_loc is None else next_loc, state.cfa, state.regs, fde)
+    loc, next_loc, cfa, regs = _execute(fde.instructions, fde.cie, cfa, initial, initial, fde.pc_begin, pc, None,
+                                        fde.section, fde.offset, fde.instructions_address, fde.pc_begin)
+    return Row(loc, fde.pc_end if next_loc is None else next_loc, cfa, regs, fde)

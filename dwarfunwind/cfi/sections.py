@@ -23,6 +23,10 @@ from .encoding import (
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _PCREL_SDATA4 = struct.Struct("<ii")
+_LENGTH_ID = struct.Struct("<II")
+_FAST_FDE = struct.Struct("<iiB")  # pc_begin, pc_range (pcrel|sdata4), one-byte augmentation length
+_I32 = struct.Struct("<i")
+_MASK64 = 0xFFFFFFFFFFFFFFFF
 
 #: A CIE or FDE longer than this is refused as corrupt (the largest real ones are a few KiB).
 MAX_ENTRY_LENGTH = 1 << 24
@@ -38,7 +42,7 @@ class CIE:
     __slots__ = ("offset", "version", "augmentation", "address_size", "segment_size", "code_alignment_factor",
                  "data_alignment_factor", "return_address_register", "instructions", "fde_encoding",
                  "lsda_encoding", "personality_encoding", "personality", "signal_frame", "is_eh",
-                 "instructions_address", "initial_state")
+                 "instructions_address", "initial_state", "fast_fdes")
 
     def __init__(self, offset: int, version: int, augmentation: str, address_size: int, segment_size: int,
                  code_alignment_factor: int, data_alignment_factor: int, return_address_register: int,
@@ -63,6 +67,8 @@ class CIE:
         self.instructions_address = 0
         #: Rows of the initial instructions, cached by the interpreter.
         self.initial_state: object = None
+        #: Its FDEs have the layout CFISection.entries decodes inline (set by the parser).
+        self.fast_fdes = False
 
     def __repr__(self) -> str:
         return (f"CIE(offset={self.offset:#x}, version={self.version}, augmentation={self.augmentation!r}, "
@@ -242,6 +248,8 @@ class CFISection:
                 raise CFIError("CIE runs past its length", self.name, offset)
             cie.instructions = bytes(data[pos:end])
             cie.instructions_address = self.address + pos
+            cie.fast_fdes = (self.is_eh and cie.fde_encoding == 0x1B and segment_size == 0
+                             and augmentation.startswith("z"))
             return cie
         except IndexError:
             raise CFIError("CIE runs past the end of the section", self.name, offset) from None
@@ -311,8 +319,38 @@ class CFISection:
         the walk cannot continue and stops there.
         """
         offset = 0
-        size = len(self.data)
+        data = self.data
+        size = len(data)
+        cies = self._cies
+        fast = self.is_eh
+        address = self.address
+        name = self.name
         while offset < size:
+            if fast and offset + 8 <= size:
+                # The common .eh_frame FDE, decoded inline: 32-bit length, a CIE already seen
+                # that says pcrel|sdata4 and 'z', no LSDA or a pcrel|sdata4 one. Anything else,
+                # and every error, takes the general path below.
+                length, ident = _LENGTH_ID.unpack_from(data, offset)
+                end = offset + 4 + length
+                if ident and 8 <= length + 4 <= MAX_ENTRY_LENGTH and end <= size:
+                    cie = cies.get(offset + 4 - ident)
+                    if cie is not None and cie.fast_fdes:
+                        pos = offset + 8
+                        if pos + 9 <= end:
+                            begin, pc_range, aug_len = _FAST_FDE.unpack_from(data, pos)
+                            pos += 9
+                            lsda = None
+                            if aug_len and cie.lsda_encoding != DW_EH_PE_omit:
+                                if cie.lsda_encoding != 0x1B or aug_len < 4 or aug_len >= 0x80:
+                                    pos = -1
+                                else:
+                                    lsda = (address + pos + _I32.unpack_from(data, pos)[0]) & _MASK64
+                            if 0 <= pos and aug_len < 0x80 and pos + aug_len <= end:
+                                pos += aug_len
+                                yield FDE(offset, cie, (address + offset + 8 + begin) & _MASK64, pc_range,
+                                          bytes(data[pos:end]), lsda, name, address + pos)
+                                offset = end
+                                continue
             try:
                 end, idpos, ident, is64 = self._header(offset)
             except CFIError as e:

@@ -1,0 +1,96 @@
+"""The fast paths keep their answers when their bounds are hit, held against readelf.
+
+The interpreter shares interned rules and canonical register states through bounded
+tables, ``cfi`` streams its listing in chunks, and ``CFISection.entries`` decodes the
+common .eh_frame FDE inline. Each has a slow path taken past a bound (tables full) or on
+unusual input; these tests force the slow paths and compare with
+``readelf --debug-dump=frames-interp`` (tests/oracles).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+from oracles import diff_file
+
+from dwarfunwind.cfi import program
+from dwarfunwind.cfi.sections import CFISection
+from dwarfunwind.elf.module import ElfFile
+from dwarfunwind.report import cfi_listing
+
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+LD_SO = "/lib64/ld-linux-x86-64.so.2"
+LIBSTDCXX = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+
+
+def _listing(path: str, chunk_size: int = 1 << 20) -> tuple[dict, list[str]]:
+    elf = ElfFile.open(path)
+    problems: list = []
+    chunks = list(cfi_listing(path, elf.cfi_sections(), problems, as_json=True, chunk_size=chunk_size))
+    assert not problems, problems[:3]
+    return json.loads("".join(chunks)), chunks
+
+
+def _assert_matches_readelf(path: str, ours: dict) -> None:
+    r = diff_file(path, ours)
+    if r.skipped:
+        pytest.skip(f"{path}: {r.skipped}")
+    assert r.fdes > 0
+    assert not r.mismatches, [str(m) for m in r.mismatches[:10]]
+
+
+@pytest.fixture
+def _need_file():
+    def need(path: str) -> str:
+        if not os.path.exists(path):
+            pytest.skip(f"{path} is not on this machine")
+        return path
+    return need
+
+
+def test_full_intern_tables_give_the_same_rows(monkeypatch, need_tool, _need_file):
+    """With every interning table already full, rows are fresh objects and still equal readelf's."""
+    need_tool("readelf")
+    path = _need_file(LD_SO)
+    for name, table in (("_OFFSET_RULES", {}), ("_CFA_RULES", {}), ("_TRANSITIONS", {}),
+                        ("_OFFSET_TRANSITIONS", {}), ("_STATES", {(): program._EMPTY})):
+        monkeypatch.setattr(program, name, table)
+    monkeypatch.setattr(program, "_MAX_INTERNED", 0)
+    monkeypatch.setattr(program, "_MAX_STATES", 1)
+    monkeypatch.setattr(program, "_MAX_TRANSITIONS", 0)
+    ours, _ = _listing(path)
+    assert len(program._STATES) == 1 and not program._TRANSITIONS and not program._CFA_RULES
+    _assert_matches_readelf(path, ours)
+
+
+def test_small_chunks_stream_the_same_listing(need_tool, _need_file):
+    """A listing written in many small chunks is the whole listing, equal to readelf's rows."""
+    need_tool("readelf")
+    path = _need_file(LD_SO)
+    ours, chunks = _listing(path, chunk_size=4096)
+    assert len(chunks) > 10
+    assert max(len(c) for c in chunks[:-1]) < 4096 + 64 * 1024  # a chunk is cut after the FDE that fills it
+    _assert_matches_readelf(path, ours)
+
+
+def test_inline_fde_decoding_matches_readelf(need_tool, _need_file):
+    """FDEs decoded inline (libstdc++: many with an LSDA) have readelf's offsets, CIEs and pc ranges,
+    and the same fields as the general path (fde_at) gives them."""
+    readelf = need_tool("readelf")
+    path = _need_file(LIBSTDCXX)
+    section = next(s for s in ElfFile.open(path).cfi_sections() if s.name == ".eh_frame")
+    inline = list(section.fdes())
+    out = subprocess.run([readelf, "--debug-dump=frames", path], capture_output=True, text=True).stdout
+    theirs = [(int(m[1], 16), int(m[2], 16), int(m[3], 16), int(m[4], 16)) for m in re.finditer(
+        r"^([0-9a-f]+) [0-9a-f]+ [0-9a-f]+ FDE cie=([0-9a-f]+) pc=([0-9a-f]+)\.\.([0-9a-f]+)$", out, re.M)]
+    assert len(inline) > 1000 and sum(f.lsda is not None for f in inline) > 100
+    assert [(f.offset, f.cie.offset, f.pc_begin, f.pc_end) for f in inline] == theirs
+    fresh = CFISection(section.name, section.data, section.address)
+    fields = ("offset", "pc_begin", "pc_range", "instructions", "lsda", "section", "instructions_address")
+    for fde in inline:
+        general = fresh._fde_at(fde.offset)
+        assert [getattr(fde, f) for f in fields] == [getattr(general, f) for f in fields]
