@@ -94,3 +94,56 @@ def test_inline_fde_decoding_matches_readelf(need_tool, _need_file):
     for fde in inline:
         general = fresh._fde_at(fde.offset)
         assert [getattr(fde, f) for f in fields] == [getattr(general, f) for f in fields]
+
+
+class _Through:
+    """A core seen only through ``read_memory`` (no in-place access), optionally page-cached."""
+
+    def __init__(self, inner, cache_pages: bool) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.reads: list[tuple[int, int]] = []
+        if cache_pages:
+            self.cache_pages = True  # set on the instance: the unwinder only honours it on the class
+
+    def read_memory(self, address: int, size: int) -> bytes:
+        self.reads.append((address, size))
+        return self.inner.read_memory(address, size)
+
+    def threads(self):
+        return self.inner.threads()
+
+    def mappings(self):
+        return self.inner.mappings()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _Paged(_Through):
+    cache_pages = True
+
+
+PROGRAMS = ["c_threads", "c_segv_handler_altstack", "c_realign", "cxx_throw", "entry_marker", "sigsegv_glibc"]
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_every_memory_path_gives_gdbs_frames(corpus, name):
+    """In place from the core, page-cached, and read by read_memory alone: each walk has gdb's frames."""
+    from dwarfunwind import Program
+    from dwarfunwind.unwind.engine import Unwinder
+
+    builder, out = corpus
+    paths = builder.artifacts(name, out)
+    oracle = json.loads(paths["oracle"].read_text())
+    want = {t["tid"]: [(f["pc"], f["registers"].get("rsp")) for f in t["frames"]] for t in oracle["threads"]}
+    with Program.from_core(str(paths["core"]), exe=str(paths["binary"])) as program:
+        direct = Unwinder(program.target, program.modules)
+        paged = _Paged(program.target, False)
+        plain = _Through(program.target, True)
+        for target in (program.target, paged, plain):
+            walker = direct if target is program.target else Unwinder(target, program.modules)
+            got = {t.thread.tid: [(f.pc, f.registers.get(7)) for f in t.frames] for t in walker.unwind()}
+            assert got == want, type(target).__name__
+        assert any(size == 4096 and address % 4096 == 0 for address, size in paged.reads)  # pages were cached
+        assert all(size != 4096 for _, size in plain.reads)

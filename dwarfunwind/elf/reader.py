@@ -234,7 +234,7 @@ def symbol_entries(raw: bytes) -> Iterator[tuple[int, int, int, int]]:
     """
     usable = len(raw) - len(raw) % _SYM.size
     for name_off, info, _, shndx, value, size in _SYM.iter_unpack(raw[:usable]):
-        if shndx and name_off and (info & 0xF) in (1, 2, 10):
+        if shndx and name_off and (info & 0xF) in SYMBOL_TYPES:
             yield value, size, _BINDING_RANK.get(info >> 4, 0), name_off
 
 
@@ -245,6 +245,8 @@ def symbol_name(strtab: bytes, offset: int) -> str:
 
 
 _BINDING_RANK = {1: 2, 2: 1}  # STB_GLOBAL, STB_WEAK; STB_LOCAL and the rest rank 0
+#: STT_OBJECT, STT_FUNC, STT_GNU_IFUNC: the symbol types a pc is named by.
+SYMBOL_TYPES = (1, 2, 10)
 _RELA = struct.Struct("<QQq")
 SHT_RELA = 4
 ET_REL = 1

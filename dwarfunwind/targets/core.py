@@ -368,6 +368,20 @@ class CoreTarget:
                 pos = stop
         return b"".join(parts)
 
+    def locate(self, address: int, size: int) -> tuple[mmap.mmap, int] | None:
+        """Where the core file itself holds ``[address, address + size)``: ``(mapping, offset)``, or None.
+
+        The unwinder's fast path (dwarfunwind.unwind.memory): it unpacks words in place.
+        Anything not wholly in one segment's bytes in the core (file-backed pages, gaps,
+        a truncated core), or a closed core, is None: :meth:`read_memory` serves it.
+        """
+        i = bisect_right(self._load_starts, address) - 1
+        if i >= 0 and not self._closed:
+            seg = self._loads[i]
+            if address + size <= seg.start + seg.present:
+                return self._data, seg.file_offset + (address - seg.start)
+        return None
+
     def close(self) -> None:
         """Unmap the core and every file opened for omitted pages; safe to call twice."""
         self._closed = True

@@ -75,6 +75,10 @@ class LiveTarget:
     nothing is marked crashed; the main thread (tid == pid) comes first.
     """
 
+    #: Pages read during one walk stay valid for that walk: the unwinder may cache them
+    #: (dwarfunwind.unwind.memory), one system call per page instead of one per word.
+    cache_pages = True
+
     #: Test hook: called with each tid right after it has been seized (and again
     #: once it has stopped). Lets a test raise KeyboardInterrupt mid-attach.
     _attach_hook: Callable[[int], None] | None = None

@@ -6,11 +6,13 @@ step can run against a core, a live process, a snapshot or a test's dict.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.expr import RegisterUnavailable, evaluate
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
+from .memory import Locate, ReadWord
 
 ReadMemory = Callable[[int, int], bytes]
 MASK = (1 << 64) - 1
@@ -44,6 +46,38 @@ def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> int:
         raise RegisterUnavailable(cfa.register) from None
 
 
+#: A row compiled for the walk: ``(cfa_register, cfa_offset, cfa_expression, carried, rules,
+#: outermost, signal_frame, saved)``. ``carried`` are the callee-saved registers without a
+#: rule (they keep their value), ``rules`` the row's ``(register, kind, argument)`` in row
+#: order. ``saved`` is set when every rule is "saved at CFA+N" (the usual row): ``(lowest N,
+#: struct of the slots from there, their registers)``, to read every slot with one unpack.
+Plan = tuple[int, int, "bytes | None", tuple[int, ...], tuple[tuple[int, int, "int | bytes"], ...], bool, bool,
+             "tuple[int, struct.Struct, tuple[int, ...]] | None"]
+
+#: Rows whose saved slots span more than this many bytes are read slot by slot.
+MAX_SAVED_SPAN = 512
+
+
+def compile_row(row: Row) -> Plan:
+    """Resolve once what :func:`step` would work out from ``row`` on every frame."""
+    cfa = row.cfa
+    ra_rule = row.regs.get(RA)
+    rules = tuple((regno, rule.kind, rule.arg) for regno, rule in row.regs.items())
+    saved = None
+    offsets = sorted((arg, regno) for regno, kind, arg in rules if kind == OFFSET and isinstance(arg, int))
+    if rules and len(offsets) == len(rules) and all(b[0] >= a[0] + 8 for a, b in zip(offsets, offsets[1:])):
+        low = offsets[0][0]
+        if offsets[-1][0] - low <= MAX_SAVED_SPAN:
+            fmt, pos = "<", low
+            for off, _ in offsets:
+                fmt += f"{off - pos}xQ" if off > pos else "Q"
+                pos = off + 8
+            saved = (low, struct.Struct(fmt), tuple(regno for _, regno in offsets))
+    return (cfa.register, cfa.offset, cfa.expression,
+            tuple(sorted(r for r in CALLEE_SAVED if r not in row.regs and r != RSP)), rules,
+            ra_rule is None or ra_rule.kind == UNDEFINED, row.signal_frame, saved)
+
+
 def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, dict[int, int], bool]:
     """Apply ``row`` to the callee's ``regs``.
 
@@ -54,23 +88,43 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
     return address is undefined (``_start``, ``clone3``). Raises
     MemoryReadError, RegisterUnavailable or ExpressionError.
     """
-    cfa = compute_cfa(row, regs, read_memory)
-    caller: dict[int, int] = {}
+    return step_plan(compile_row(row), regs, lambda a: int.from_bytes(read_memory(a, 8), "little"), None,
+                     read_memory)
+
+
+def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Locate | None,
+              read_memory: ReadMemory) -> tuple[int, dict[int, int], bool]:
+    """:func:`step` with a compiled row.
+
+    ``read_word(address)`` reads one little-endian u64; ``locate`` (may be None) finds bytes
+    the target can hand over in place (dwarfunwind.unwind.memory).
+    """
+    cfa_reg, cfa_off, cfa_expr, carried, rules, outermost, _, saved = plan
+    if cfa_expr is None:
+        try:
+            cfa = (regs[cfa_reg] + cfa_off) & MASK
+        except KeyError:
+            raise RegisterUnavailable(cfa_reg) from None
+    else:
+        # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
+        cfa = evaluate(cfa_expr, _Machine(regs, read_memory), [])
     # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
-    for r in CALLEE_SAVED:
-        if r in regs:
-            caller[r] = regs[r]
+    caller = {r: regs[r] for r in carried if r in regs}
     caller[RSP] = cfa
-    caller.pop(RA, None)
+    if saved is not None and locate is not None:
+        low, slots, names = saved
+        where = locate((cfa + low) & MASK, slots.size)
+        if where is not None:  # every slot readable in place: one unpack for the whole row
+            caller.update(zip(names, slots.unpack_from(where[0], where[1])))
+            if outermost:
+                caller.pop(RA, None)
+            return cfa, caller, outermost
     machine = None
-    ra_rule = row.regs.get(RA)
-    outermost = ra_rule is None or ra_rule.kind == UNDEFINED
-    for regno, rule in row.regs.items():
-        kind = rule.kind
+    for regno, kind, arg in rules:
         if kind == OFFSET:
-            caller[regno] = int.from_bytes(read_memory((cfa + rule.arg) & MASK, 8), "little")  # type: ignore[operator]
+            caller[regno] = read_word((cfa + arg) & MASK)  # type: ignore[operator]
         elif kind == VAL_OFFSET:
-            caller[regno] = (cfa + rule.arg) & MASK  # type: ignore[operator]
+            caller[regno] = (cfa + arg) & MASK  # type: ignore[operator]
         elif kind == SAME_VALUE:
             if regno in regs:
                 caller[regno] = regs[regno]
@@ -79,15 +133,15 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
         elif kind == UNDEFINED:
             caller.pop(regno, None)
         elif kind == REGISTER:
-            if rule.arg in regs:
-                caller[regno] = regs[rule.arg]
+            if arg in regs:
+                caller[regno] = regs[arg]
             else:
                 caller.pop(regno, None)
         else:
             if machine is None:
                 machine = _Machine(regs, read_memory)
             # A register expression starts with the CFA pushed (DWARF 5, 6.4.2.3).
-            value = evaluate(rule.arg, machine, [cfa])  # type: ignore[arg-type]
+            value = evaluate(arg, machine, [cfa])  # type: ignore[arg-type]
             if kind == EXPRESSION:
                 value = int.from_bytes(read_memory(value, 8), "little")
             caller[regno] = value

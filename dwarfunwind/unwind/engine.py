@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..arch.x86_64 import RA
+from ..arch.x86_64 import RA, RSP
 from ..cfi.expr import RegisterUnavailable
 from ..errors import CFIError, ExpressionError, MemoryReadError
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
-from .dwarf import ReadMemory
+from .dwarf import Plan, ReadMemory
 from .frame import Frame, StackTrace, StopReason
+from .memory import Locate, ReadWord, walk_memory
 
 DEFAULT_MAX_FRAMES = 4096
+#: Bound on the per-pc caches of compiled rows and symbols (a profiler's working set is far smaller).
+MAX_CACHED_PCS = 1 << 16
 METHODS = ("dwarf", "fp")
 
 #: The name of the fake function whose address + 1 CREATE_PT_REGS_FRAME plants as a return address.
@@ -32,6 +35,10 @@ class Unwinder:
         self.target = target
         self.modules = modules if modules is not None else ModuleMap.from_target(target, exe=exe, sysroot=sysroot)
         self._markers: dict[int, bool] = {}
+        #: lookup pc -> (its module, its compiled row or None): a warm walk does no module or row search.
+        self._plans: dict[int, tuple[Module | None, Plan | None]] = {}
+        #: address -> (its module, function, function start) for naming frames.
+        self._names: dict[int, tuple[Module | None, str | None, int]] = {}
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -58,15 +65,18 @@ class Unwinder:
             return trace
         frame = self._frame(0, regs, "initial", interrupted=False)
         trace.frames.append(frame)
-        seen: set[tuple[int, int | None]] = {(frame.pc, frame.sp)}
+        seen: set[tuple[int, int | None]] = {(frame.pc, regs.get(RSP))}
         read = self.target.read_memory
+        # Words are read straight from a core's mapping, or through a page cache held for this
+        # walk only (a live process runs again between walks).
+        read_word, locate = walk_memory(self.target)
         max_frames = max(1, max_frames)
         while True:
             if len(trace.frames) >= max_frames:
                 trace.stop_reason = StopReason.FRAME_LIMIT
                 trace.stop_detail = f"{max_frames} frames"
                 break
-            stop = self._step(frame, method, read)
+            stop = self._step(frame, method, read, read_word, locate)
             if isinstance(stop, tuple):
                 trace.stop_reason, trace.stop_detail = stop
                 break
@@ -75,15 +85,16 @@ class Unwinder:
             if pc == 0:
                 trace.stop_reason = StopReason.PC_ZERO
                 break
-            key = (pc, caller.sp)
+            new = caller.registers.get(RSP)
+            key = (pc, new)
             if key in seen:
                 trace.stop_reason = StopReason.LOOP
-                trace.stop_detail = f"pc {pc:#x} sp {caller.sp:#x}" if caller.sp is not None else f"pc {pc:#x}"
+                trace.stop_detail = f"pc {pc:#x} sp {new:#x}" if new is not None else f"pc {pc:#x}"
                 break
             seen.add(key)
             # Across a signal frame the stack may switch (sigaltstack); elsewhere it must grow.
             if not frame.signal_frame and not caller.interrupted:
-                old, new = frame.sp, caller.sp
+                old = frame.registers.get(RSP)
                 if old is not None and new is not None and new <= old:
                     trace.stop_reason = StopReason.CFA_NOT_INCREASING
                     trace.stop_detail = f"rsp {old:#x} -> {new:#x}"
@@ -94,13 +105,19 @@ class Unwinder:
 
     # -- one step ---------------------------------------------------------------------------------
 
-    def _step(self, frame: Frame, method: str, read: ReadMemory) -> Frame | tuple[StopReason, str]:
-        lookup = frame.lookup_pc
-        module = self.modules.find(lookup)
-        row = module.row_for(lookup) if module is not None and method == "dwarf" else None
-        if row is not None:
+    def _step(self, frame: Frame, method: str, read: ReadMemory,
+              read_word: ReadWord, locate: Locate | None) -> Frame | tuple[StopReason, str]:
+        lookup = frame.pc if frame.index == 0 or frame.interrupted else frame.pc - 1
+        if method == "dwarf":
+            hit = self._plans.get(lookup)
+            if hit is None:
+                hit = self._plan_for(lookup)
+            module, plan = hit
+        else:
+            module, plan = self.modules.find(lookup), None
+        if plan is not None:
             try:
-                cfa, regs, outermost = dwarf.step(row, frame.registers, read)
+                cfa, regs, outermost = dwarf.step_plan(plan, frame.registers, read_word, locate, read)
             except MemoryReadError as e:
                 return StopReason.MEMORY, str(e)
             except RegisterUnavailable as e:
@@ -108,7 +125,8 @@ class Unwinder:
             except (ExpressionError, CFIError) as e:
                 return StopReason.CFI_ERROR, str(e)
             frame.cfa = cfa
-            if row.signal_frame and not frame.signal_frame:
+            signal_frame = plan[6]
+            if signal_frame and not frame.signal_frame:
                 frame.signal_frame = True
                 # A trampoline's "return address" is its first instruction, not a call site:
                 # name it at pc (its FDE starts a byte early only so pc - 1 finds the CFI).
@@ -117,7 +135,7 @@ class Unwinder:
                 return StopReason.OUTERMOST, ""
             if RA not in regs:
                 return StopReason.REGISTER, "the return address could not be recovered"
-            return self._frame(frame.index + 1, regs, "dwarf", interrupted=row.signal_frame)
+            return self._frame(frame.index + 1, regs, "dwarf", interrupted=signal_frame)
         # No CFI here: the frame-pointer chain, marked as such.
         try:
             cfa, regs, interrupted = fp.step(frame.registers, read, self._is_marker)
@@ -132,18 +150,32 @@ class Unwinder:
             frame.cfa = cfa
         return self._frame(frame.index + 1, regs, "fp", interrupted=interrupted)
 
+    def _plan_for(self, lookup: int) -> tuple[Module | None, Plan | None]:
+        module = self.modules.find(lookup)
+        row = module.row_for(lookup) if module is not None else None
+        hit = (module, dwarf.compile_row(row) if row is not None else None)
+        if len(self._plans) < MAX_CACHED_PCS:
+            self._plans[lookup] = hit
+        return hit
+
     def _frame(self, index: int, regs: dict[int, int], method: str, *, interrupted: bool) -> Frame:
-        frame = Frame(index, regs[RA], None, regs, method, interrupted=interrupted)
-        self._symbolize(frame, frame.lookup_pc)
+        pc = regs[RA]
+        frame = Frame(index, pc, None, regs, method, interrupted=interrupted)
+        self._symbolize(frame, pc if index == 0 or interrupted else pc - 1)  # frame.lookup_pc
         return frame
 
     def _symbolize(self, frame: Frame, address: int) -> None:
-        module = self.modules.find(address)
-        frame.module = module
-        sym = module.symbolize(address) if module is not None else None
-        if sym is not None:
-            frame.function = sym[0]
-            frame.offset = frame.pc - (address - sym[1])
+        hit = self._names.get(address)
+        if hit is None:
+            module = self.modules.find(address)
+            sym = module.symbolize(address) if module is not None else None
+            hit = (module, sym[0], address - sym[1]) if sym is not None else (module, None, 0)
+            if len(self._names) < MAX_CACHED_PCS:
+                self._names[address] = hit
+        frame.module = hit[0]
+        if hit[1] is not None:
+            frame.function = hit[1]
+            frame.offset = frame.pc - hit[2]
         else:
             frame.function = frame.offset = None
 
