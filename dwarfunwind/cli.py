@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import DwarfUnwindError
 
@@ -100,7 +100,7 @@ def _usage_error(message: str) -> int:
 
 
 def cmd_unwind(args: argparse.Namespace) -> int:
-    from .report import compare_lines, trace_lines, trace_to_dict
+    from .report import compare_lines, trace_lines, traces_json
 
     with _open_program(args) as program:
         tids = [args.thread] if args.thread is not None else None
@@ -120,10 +120,9 @@ def cmd_unwind(args: argparse.Namespace) -> int:
     for problem in problems:
         _err(problem)
     if args.json:
-        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
-        if args.method == "compare":
-            doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
-        print(json.dumps(doc))
+        # Thread by thread, in chunks of about 1 MB (report.traces_json).
+        for chunk in traces_json(traces, fp if args.method == "compare" else None, source=args.source):
+            sys.stdout.write(chunk)
     else:
         out = []
         for i, t in enumerate(traces):

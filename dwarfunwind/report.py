@@ -172,6 +172,34 @@ def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
     }
 
 
+def traces_json(traces: list[StackTrace], fp_traces: list[StackTrace] | None = None, *, source: bool = False,
+                chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
+    """The ``unwind --json`` document, with a final newline, in chunks of about ``chunk_size`` characters.
+
+    The same text as ``json.dumps({"threads": [...], "fp_threads": [...]})``, written thread by
+    thread instead of built whole.
+    """
+    import json
+
+    buf: list[str] = []
+    size = 0
+    for key, group in (("threads", traces), ("fp_threads", fp_traces)):
+        if group is None:
+            continue
+        buf.append(f'{", " if key != "threads" else "{"}"{key}": [')
+        for i, trace in enumerate(group):
+            text = json.dumps(trace_to_dict(trace, source=source))
+            buf.append(f", {text}" if i else text)
+            size += len(text)
+            if size >= chunk_size:
+                yield "".join(buf)
+                buf.clear()
+                size = 0
+        buf.append("]")
+    buf.append("}\n")
+    yield "".join(buf)
+
+
 def frame_line(frame: Frame, *, source: bool = False) -> str:
     """``#3  0x00007f... in func+0x1c (libc.so.6) [signal frame]`` in the style of gdb's bt."""
     where = frame.symbol() or "??"

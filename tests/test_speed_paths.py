@@ -147,3 +147,20 @@ def test_every_memory_path_gives_gdbs_frames(corpus, name):
             assert got == want, type(target).__name__
         assert any(size == 4096 and address % 4096 == 0 for address, size in paged.reads)  # pages were cached
         assert all(size != 4096 for _, size in plain.reads)
+
+
+def test_unwind_json_streamed_in_chunks_is_json_dumps_of_the_document(corpus):
+    """``unwind --json`` written thread by thread is the text json.dumps gives for the whole document."""
+    from dwarfunwind import Program
+    from dwarfunwind.report import trace_to_dict, traces_json
+
+    builder, out = corpus
+    paths = builder.artifacts("c_threads", out)
+    with Program.from_core(str(paths["core"]), exe=str(paths["binary"])) as program:
+        dwarf = program.stack_traces()
+        fp = program.stack_traces(method="fp")
+    whole = json.dumps({"threads": [trace_to_dict(t) for t in dwarf],
+                        "fp_threads": [trace_to_dict(t) for t in fp]}) + "\n"
+    chunks = list(traces_json(dwarf, fp, chunk_size=64))
+    assert len(chunks) > len(dwarf) and "".join(chunks) == whole
+    assert "".join(traces_json(dwarf)) == json.dumps({"threads": [trace_to_dict(t) for t in dwarf]}) + "\n"
