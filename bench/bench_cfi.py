@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
-"""Side-by-side timing of CFI decoding on one file (default: libc.so.6).
+"""Side-by-side timing and peak memory of CFI decoding (default: libc.so.6, and the largest library).
 
-Whole process, median of N runs (default 11), each command's stdout to /dev/null:
+Whole processes, interleaved (readelf, ours, pyelftools, ... then again, N rounds after one
+untimed warm-up round), each command's output to /dev/null; the median, min and max wall
+time, the median CPU time (user+sys: steadier than wall time on a loaded machine) and the
+median peak RSS of each command:
 
 * ``readelf --debug-dump=frames-interp FILE``
-* ``python -m dwarfunwind cfi FILE --json``
-* pyelftools decoding every FDE (``e.get_decoded()`` for each EH_CFI entry;
-  errors are caught per entry and counted)
+* ``python -m dwarfunwind cfi FILE --json`` (the real interpreter, bytecode precompiled,
+  DWARFUNWIND_NO_CACHE=1), and with ``--baseline REV`` the same from git revision REV
+* pyelftools decoding every FDE (``e.get_decoded()`` of each EH_CFI entry; per-entry
+  errors are caught and counted)
+* ``python -c pass``: the interpreter's own start-up
 
-and in-process: ``row_for(random address in .text)`` on the already-open file,
-median/mean/p99 microseconds over K addresses (default 20000).
+then in-process: ``row_for(random address in .text)`` on the already-open file.
 
-    python3 bench/bench_cfi.py [--file PATH] [--runs N] [--lookups K] [--seed S]
+    python bench/bench_cfi.py [--file PATH ...] [--runs N] [--baseline REV] [--largest] [--json-out F]
+
+``--largest`` adds the largest library on the machine (libLLVM if present, else the file
+with the largest .eh_frame under /usr/lib) for the memory goal, with fewer rounds.
 """
 from __future__ import annotations
 
 import argparse
+import glob
+import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -25,8 +33,11 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PY = os.path.realpath(sys.executable)  # the real interpreter, not a pyenv shim
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from runner import PY, Command, export_revision, interleave, interpreter_setup, machine, python_env, table  # noqa: E402
 
 PYELFTOOLS_SCRIPT = r"""
 import sys
@@ -51,105 +62,103 @@ def default_libc() -> str:
     raise SystemExit("libc.so.6 not found; pass --file")
 
 
-def time_cmd(cmd: list, runs: int, env=None) -> tuple:
-    """Median/min wall seconds of running cmd `runs` times (one warm-up run first)."""
-    times = []
-    last_err = ""
-    for i in range(runs + 1):
-        t0 = time.perf_counter()
-        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
-        dt = time.perf_counter() - t0
-        last_err = p.stderr.decode("utf-8", "replace").strip()
-        if i:
-            times.append(dt)
-        if p.returncode != 0 and i == 0:
-            print(f"  note: {' '.join(cmd[:4])}... exited {p.returncode}: {last_err[:200]}", file=sys.stderr)
-    return statistics.median(times), min(times), last_err
-
-
-def open_library(path: str):
+def largest_library() -> str:
+    """libLLVM (the largest of them) if present, else the file with the largest .eh_frame under /usr/lib."""
+    llvm = [p for p in glob.glob("/usr/lib/x86_64-linux-gnu/libLLVM*.so*") if not os.path.islink(p)]
+    if llvm:
+        return max(llvm, key=os.path.getsize)
     sys.path.insert(0, REPO)
-    import dwarfunwind
-    opener = getattr(dwarfunwind, "open_elf", None)
-    if opener is None:
-        from dwarfunwind.elf.module import ElfFile
-        opener = ElfFile.open
-    return opener(path)
+    from dwarfunwind.elf.reader import ELFReader
+
+    best, size = "", -1
+    for path in glob.glob("/usr/lib/x86_64-linux-gnu/*.so*"):
+        try:
+            sec = ELFReader.open(path).section(".eh_frame")
+        except Exception:
+            continue
+        if sec is not None and sec.size > size:
+            best, size = path, sec.size
+    return best
 
 
-def text_range(path: str) -> tuple:
-    from elftools.elf.elffile import ELFFile
-    with open(path, "rb") as f:
-        s = ELFFile(f).get_section_by_name(".text")
-        return s["sh_addr"], s["sh_addr"] + s["sh_size"]
+def commands(path: str, baseline: str | None, pyelftools: bool) -> list[Command]:
+    readelf = shutil.which("readelf")
+    out = []
+    if readelf:
+        out.append(Command("readelf --debug-dump=frames-interp", [readelf, "--debug-dump=frames-interp", path]))
+    ours = [PY, "-m", "dwarfunwind", "cfi", path, "--json"]
+    out.append(Command("python -m dwarfunwind cfi --json", ours, python_env(REPO)))
+    if baseline:
+        out.append(Command(f"  same, at {baseline[1]}", ours, python_env(baseline[0])))
+    if pyelftools:
+        out.append(Command("pyelftools get_decoded() per entry", [PY, "-c", PYELFTOOLS_SCRIPT, path],
+                           python_env(REPO)))
+    out.append(Command("python -c pass (start-up)", [PY, "-c", "pass"], python_env(REPO)))
+    return out
+
+
+def lookups(path: str, n: int, seed: int) -> dict:
+    sys.path.insert(0, REPO)
+    from dwarfunwind.elf.module import ElfFile
+
+    t0 = time.perf_counter()
+    elf = ElfFile.open(path)
+    t_open = time.perf_counter() - t0
+    text = elf.reader.section(".text")
+    lo, hi = text.addr, text.addr + text.size
+    rnd = random.Random(seed)
+    addrs = [rnd.randrange(lo, hi) for _ in range(n)]
+    ns = time.perf_counter_ns
+    times = []
+    for a in addrs:
+        t = ns()
+        elf.row_for(a)
+        times.append(ns() - t)
+    times.sort()
+    us = [t / 1000 for t in times]
+    return {"open_ms": t_open * 1e3, "median_us": statistics.median(us), "p99_us": us[int(len(us) * 0.99)],
+            "max_us": us[-1], "lookups": n}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--file", default=None)
-    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--file", action="append", help="a file to decode (repeatable; default libc.so.6)")
+    ap.add_argument("--largest", action="store_true", help="also the largest library on the machine")
+    ap.add_argument("--runs", type=int, default=11, help="interleaved rounds (11)")
+    ap.add_argument("--large-runs", type=int, default=3, help="rounds for the largest library (3)")
+    ap.add_argument("--baseline", metavar="REV", help="add ours at this git revision (before/after)")
     ap.add_argument("--lookups", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json-out", help="write the figures here (for bench/speed_table.py)")
     args = ap.parse_args()
-    path = args.file or default_libc()
+    files = args.file or [default_libc()]
 
+    subprocess.run([PY, "-m", "compileall", "-q", "dwarfunwind"], cwd=REPO, check=True)
+    baseline = (export_revision(REPO, args.baseline), args.baseline) if args.baseline else None
     readelf = shutil.which("readelf")
-    rv = subprocess.run([readelf, "--version"], capture_output=True, text=True).stdout.splitlines()[0] \
-        if readelf else "absent"
-    print(f"machine: nproc={os.cpu_count()} {platform.machine()} {platform.platform()}")
-    print(f"python:  {PY} {platform.python_version()} ({platform.python_implementation()})")
-    print(f"readelf: {rv}")
-    print(f"file:    {path} ({os.path.getsize(path)} bytes)")
-    print(f"runs:    {args.runs} (median, after one warm-up run)\n")
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    rows = []
-    if readelf:
-        rows.append(("readelf --debug-dump=frames-interp",) + time_cmd([readelf, "--debug-dump=frames-interp", path],
-                                                                      args.runs))
-    rows.append(("python -m dwarfunwind cfi --json",) + time_cmd([PY, "-m", "dwarfunwind", "cfi", path, "--json"],
-                                                                args.runs, env))
-    rows.append(("pyelftools get_decoded() per entry",) + time_cmd([PY, "-c", PYELFTOOLS_SCRIPT, path],
-                                                                  args.runs, env))
-    rows.append(("python -c pass (interpreter start)",) + time_cmd([PY, "-c", "pass"], args.runs))
-    base = rows[0][1]
-    w = max(len(r[0]) for r in rows)
-    print(f"{'command'.ljust(w)}  {'median s':>9}  {'min s':>9}  {'x readelf':>9}")
-    for name, med, mn, _err in rows:
-        print(f"{name.ljust(w)}  {med:9.3f}  {mn:9.3f}  {med / base:9.1f}")
-    for _name, _m, _n, err in rows:
-        if err and "pyelftools" in err:
-            print(f"  ({err.splitlines()[-1]})")
-
-    # in-process lookups
-    t0 = time.perf_counter()
-    elf = open_library(path)
-    t_open = time.perf_counter() - t0
-    lo, hi = text_range(path)
-    rnd = random.Random(args.seed)
-    addrs = [rnd.randrange(lo, hi) for _ in range(args.lookups)]
-    pc = time.perf_counter_ns
-    times = []
-    found = 0
-    t_all = time.perf_counter()
-    for a in addrs:
-        t = pc()
-        r = elf.row_for(a)
-        times.append(pc() - t)
-        found += r is not None
-    t_all = time.perf_counter() - t_all
-    times.sort()
-    us = [t / 1000 for t in times]
-    print(f"\nin-process row_for(random address in .text {lo:#x}..{hi:#x}), {len(addrs)} lookups, seed {args.seed}:")
-    print(f"  open: {t_open * 1e3:.1f} ms; rows found: {found}/{len(addrs)}; total {t_all:.2f} s")
-    print(f"  per lookup: median {statistics.median(us):.1f} us, mean {statistics.fmean(us):.1f} us, "
-          f"p99 {us[int(len(us) * 0.99)]:.1f} us, max {us[-1]:.1f} us")
-    t0 = time.perf_counter()
-    for a in addrs[:2000]:
-        elf.row_for(a)
-    print(f"  repeat of the first 2000 addresses (warm): "
-          f"{(time.perf_counter() - t0) / 2000 * 1e6:.1f} us/lookup")
+    print(f"machine:     {machine()}")
+    print(f"interpreter: {interpreter_setup()}")
+    print("readelf:     " + (subprocess.run([readelf, "--version"], capture_output=True, text=True)
+                             .stdout.splitlines()[0] if readelf else "absent"))
+    results: dict = {"machine": machine(), "interpreter": interpreter_setup(), "files": {}}
+    todo = [(f, args.runs, True) for f in files]
+    if args.largest:
+        todo.append((largest_library(), args.large_runs, False))
+    for path, runs, pyelftools in todo:
+        print(f"\n== {path} ({os.path.getsize(path) / 1e6:.1f} MB), {runs} interleaved rounds")
+        cmds = interleave(commands(path, baseline, pyelftools), runs, cwd=REPO)
+        print("\n".join(table(cmds, cmds[0] if readelf else None, "readelf")))
+        results["files"][path] = {c.name.strip(): {"median": c.median, "min": min(c.times), "max": max(c.times),
+                                                   "cpu": c.cpu_median, "rss_mb": c.rss_mb, "runs": runs}
+                                  for c in cmds}
+    look = lookups(files[0], args.lookups, args.seed)
+    results["lookups"] = look
+    print(f"\nin-process row_for(random address in .text of {files[0]}), {look['lookups']} lookups: "
+          f"open {look['open_ms']:.1f} ms; median {look['median_us']:.1f} us, p99 {look['p99_us']:.1f} us, "
+          f"max {look['max_us']:.1f} us")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=1)
     return 0
 
 
