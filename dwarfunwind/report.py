@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,49 +71,40 @@ def cfi_listing(path: str, sections: list[CFISection], problems: list[DwarfUnwin
     """
     from .cfi.program import row_table
 
-    # The rows of one FDE are garbage as soon as they are rendered, and hold no cycles:
-    # reference counting frees them. Cyclic collections would only rescan the live heap
-    # every few hundred FDEs (about a tenth of the run, measured in bench/).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        buf: list[str] = []
-        size = 0
+    buf: list[str] = []
+    size = 0
+    if as_json:
+        buf.append(f'{{"file":{_json_string(path)},"sections":[')
+    for i, section in enumerate(sections):
+        errors: list[DwarfUnwindError] = []
         if as_json:
-            buf.append(f'{{"file":{_json_string(path)},"sections":[')
-        for i, section in enumerate(sections):
-            errors: list[DwarfUnwindError] = []
+            buf.append(f'{"," if i else ""}{{"name":{_json_string(section.name)},"fdes":[')
+        else:
+            buf.append(f"Contents of the {section.name} section:\n\n")
+        sep = ""
+        for fde in section.fdes(errors):  # type: ignore[arg-type]
+            try:
+                table = row_table(fde)
+            except DwarfUnwindError as e:
+                errors.append(e)
+                continue
             if as_json:
-                buf.append(f'{"," if i else ""}{{"name":{_json_string(section.name)},"fdes":[')
+                text = sep + fde_json(fde, table)
+                sep = ","
             else:
-                buf.append(f"Contents of the {section.name} section:\n\n")
-            sep = ""
-            for fde in section.fdes(errors):  # type: ignore[arg-type]
-                try:
-                    table = row_table(fde)
-                except DwarfUnwindError as e:
-                    errors.append(e)
-                    continue
-                if as_json:
-                    text = sep + fde_json(fde, table)
-                    sep = ","
-                else:
-                    text = fde_text(fde, table)
-                buf.append(text)
-                size += len(text)
-                if size >= chunk_size:
-                    yield "".join(buf)
-                    buf.clear()
-                    size = 0
-            if as_json:
-                buf.append("]}")
-            problems.extend(errors)
+                text = fde_text(fde, table)
+            buf.append(text)
+            size += len(text)
+            if size >= chunk_size:
+                yield "".join(buf)
+                buf.clear()
+                size = 0
         if as_json:
-            buf.append("]}\n")
-        yield "".join(buf)
-    finally:
-        if was_enabled:
-            gc.enable()
+            buf.append("]}")
+        problems.extend(errors)
+    if as_json:
+        buf.append("]}\n")
+    yield "".join(buf)
 
 
 def _json_string(text: str) -> str:
