@@ -143,6 +143,7 @@ def cmd_cfi(args: argparse.Namespace) -> int:
                 write(fde_text(fde, table))
         if args.json:
             write("]}")
+        problems.extend(section.index_errors)  # a broken .eh_frame_hdr: said, though every entry is listed
         problems.extend(errors)
         warnings.extend(section.warnings)
     if args.json:

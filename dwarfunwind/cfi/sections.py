@@ -395,7 +395,7 @@ class CFISection:
             if fde.pc_range:
                 items.append((fde.pc_begin, fde.offset))
         items.sort()
-        self.index_errors = errors
+        self.index_errors.extend(errors)
         return [b for b, _ in items], [o for _, o in items]
 
     def fde_for(self, pc: int) -> FDE | None:
