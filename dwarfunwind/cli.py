@@ -248,8 +248,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     try:
         from .testing.runner import PROPERTY_NAMES, run
-    except ImportError as e:  # hypothesis and construct come with the "test" extra
-        _err(f"fuzz needs the test extra (pip install 'dwarfunwind[test]'): {e}")
+    except ImportError as e:  # hypothesis and construct are dependencies: a broken installation
+        _err(f"fuzz cannot import its dependencies ({e}); reinstall dwarfunwind")
+        return 2
+    if args.examples < 1:
+        _err(f"--examples must be at least 1, not {args.examples}")
         return 2
     if args.property is not None and args.property not in PROPERTY_NAMES:
         _err(f"unknown property {args.property!r}; one of: {', '.join(PROPERTY_NAMES)}")
