@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--examples", type=int, default=100, help="examples per property (100)")
     f.add_argument("--seed", type=int, help="hypothesis seed, to replay a run")
     f.add_argument("--property", help="run only this property (roundtrip, unwind, equivalent_encodings, "
-                                      "readelf, gnu_as, pyelftools, robustness)")
+                                      "readelf, gnu_as, pyelftools, robustness, budget)")
     f.set_defaults(func=cmd_fuzz)
     return p
 

@@ -38,7 +38,7 @@ from .model import MASK64, SectionModel, model_rows, normalize_rows
 
 #: The properties, in the order the runner runs them.
 PROPERTY_NAMES: tuple[str, ...] = (
-    "roundtrip", "unwind", "equivalent_encodings", "readelf", "gnu_as", "pyelftools", "robustness",
+    "roundtrip", "unwind", "equivalent_encodings", "readelf", "gnu_as", "pyelftools", "robustness", "budget",
 )
 
 #: Encoder features that hit a known bug of *our* decoder; avoided until it is fixed (see docs/fuzzing.md).
@@ -495,6 +495,63 @@ def robustness_inputs(draw: st.DrawFn) -> tuple[bytes, str, int, bytes | None, i
     return f.section.data, model.name, model.address, f.hdr, f.hdr_address
 
 
+# -- 7. budget -----------------------------------------------------------------------------------------
+
+#: Small budgets for the property, so that each example meets them quickly (the defaults are far larger).
+PROPERTY_BUDGET: dict[str, int] = {"expression_steps": 50_000, "cfi_work": 300_000, "rules_per_row": 256,
+                                   "rows_per_fde": 1_000, "rules_per_fde": 20_000, "remember_depth": 256}
+
+
+def check_budget(data: bytes, limits: dict[str, int] = PROPERTY_BUDGET) -> None:
+    """Everything a user can ask of ``data`` (every row, every expression of every row) costs at most the
+    budget plus one charge, ends quickly, and allocates memory bounded by the caps and the input size --
+    whatever the input claims. Only DwarfUnwindError (BudgetExceeded among them) may escape."""
+    import tracemalloc
+
+    from ..cfi.budget import Budget
+    from ..cfi.program import row_table
+    from ..errors import BudgetExceeded
+
+    budget = Budget("generated", **limits)
+    sec = CFISection(".eh_frame", data, 0)
+    machine = _DictMachine({r: 0x7FFC_0000_0000 for r in range(17)}, dict_memory({}))
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        for fde in sec.fdes(errors=[]):
+            try:
+                table = row_table(fde, budget)
+            except BudgetExceeded:
+                raise
+            except DwarfUnwindError:
+                continue
+            for _, _, regs in table[:4]:
+                for rule in regs.values():
+                    if isinstance(rule.arg, bytes):
+                        try:
+                            evaluate(rule.arg, machine, [0x7FFC_0000_0000], budget)
+                        except BudgetExceeded:
+                            raise
+                        except DwarfUnwindError:
+                            pass
+    except BudgetExceeded:
+        pass
+    except Exception as e:  # noqa: BLE001 - the property is that nothing else escapes
+        raise AssertionError(f"{type(e).__name__}: {e} escaped") from e
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    elapsed = time.perf_counter() - t0
+    from ..cfi.expr import MAX_STEPS
+
+    # A charge is made, then checked: the total may pass the limit by the last charge only.
+    assert budget.expression_steps <= limits["expression_steps"] + MAX_STEPS, budget
+    assert budget.cfi_work <= limits["cfi_work"] + max(len(data), limits["rules_per_fde"]), budget
+    bound = 8 * len(data) + 200 * limits["rules_per_fde"] + 200 * limits["rows_per_fde"] + (2 << 20)
+    assert peak <= bound, f"peak {peak:,} bytes allocated for a {len(data):,}-byte input (bound {bound:,})"
+    assert elapsed < ROBUSTNESS_SECONDS, f"took {elapsed:.1f} s"
+
+
 # -- hypothesis wiring ---------------------------------------------------------------------------------
 
 
@@ -531,6 +588,10 @@ def _given(name: str) -> Callable[..., Any]:
             data, sec_name, address, hdr, hdr_address = inp
             check_robustness(data, sec_name, address, edits, seed, hdr, hdr_address)
         return given(robustness_inputs(), S.mutations(), st.integers(0, 1 << 32))(robustness)
+    if name == "budget":
+        def budget(data: bytes) -> None:
+            check_budget(data)
+        return given(S.expensive_eh_frames())(budget)
     raise KeyError(f"unknown property {name!r}; known: {', '.join(PROPERTY_NAMES)}")
 
 
@@ -552,7 +613,8 @@ def hypothesis_test(name: str, max_examples: int | None = None, **overrides: Any
 
 
 __all__ = [
-    "KNOWN_DECODER_BUGS", "PROPERTY_NAMES", "PYELFTOOLS_BUGS", "READELF_BUGS", "Skip", "check_equivalent_encodings",
+    "KNOWN_DECODER_BUGS", "PROPERTY_BUDGET", "PROPERTY_NAMES", "PYELFTOOLS_BUGS", "READELF_BUGS", "Skip",
+    "check_budget", "check_equivalent_encodings",
     "check_gnu_as", "check_pyelftools", "check_readelf", "check_robustness", "check_roundtrip", "check_unwind",
     "decoded_rows", "dict_memory", "exercise", "hypothesis_test", "pyelftools_rows", "slice_eh_frame",
 ]
