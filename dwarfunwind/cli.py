@@ -48,8 +48,7 @@ exit codes (as eu-stack):
   2    nothing unwound, unreadable input, or a usage error
   130  interrupted
 
-"python -m dwarfunwind" works wherever "dwarfunwind" does. Run
-"dwarfunwind COMMAND --help" for the options of a command."""
+"python -m dwarfunwind ..." works wherever "dwarfunwind ..." does."""
 
 #: ``-n 0``: no frame limit (as eu-stack). A walk still ends: every frame must move the stack
 #: pointer towards the caller, except across signal frames, and a repeated frame ends it.
@@ -246,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}",
                    help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                           title="commands", parser_class=Parser)
+                           title="commands", parser_class=Parser,
+                           help="what to do; \"dwarfunwind COMMAND --help\" lists its options")
     for cmd in COMMANDS.values():
         c = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help)
         for flags, options in cmd.args:
