@@ -74,9 +74,19 @@ def module_build_id(module: Module) -> str | None:
     return build_id.hex() if build_id else None
 
 
-def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
+def frame_to_dict(frame: Frame, *, source: bool = False,
+                  _files: dict[int, tuple[str | None, str | None]] | None = None) -> dict[str, Any]:
     """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
     module = frame.module
+    file: tuple[str | None, str | None] | None = (None, None)
+    if module is not None:
+        # Each module's path and build-id once per trace (the build-id is read from its notes).
+        file = _files.get(id(module)) if _files is not None else None
+        if file is None:
+            file = (module_path(module), module_build_id(module))
+            if _files is not None:
+                _files[id(module)] = file
+    assert file is not None
     out: dict[str, Any] = {
         "index": frame.index,
         "pc": frame.pc,
@@ -88,8 +98,8 @@ def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
         "signal_frame": frame.signal_frame,
         "interrupted": frame.interrupted,
         "registers": frame.registers_by_name(),
-        "module_path": module_path(module) if module is not None else None,
-        "build_id": module_build_id(module) if module is not None else None,
+        "module_path": file[0],
+        "build_id": file[1],
         "module_offset": module_offset(frame),
     }
     if source:
@@ -100,10 +110,11 @@ def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
 
 def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
     """One thread in the ``unwind --json`` schema."""
+    files: dict[int, tuple[str | None, str | None]] = {}
     return {
         "tid": trace.thread.tid,
         "crashed": trace.thread.crashed,
-        "frames": [frame_to_dict(f, source=source) for f in trace.frames],
+        "frames": [frame_to_dict(f, source=source, _files=files) for f in trace.frames],
         "stop_reason": trace.stop_reason.value,
         "stop_detail": trace.stop_detail,
         "reliable": trace.reliable,
