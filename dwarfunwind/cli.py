@@ -200,15 +200,17 @@ class Command:
     """A subcommand: ``run(args) -> exit code``, given as a function or as ``"module:function"`` (imported
     only when the command runs)."""
 
-    __slots__ = ("name", "run", "help", "args", "description", "_spec")
+    __slots__ = ("name", "run", "help", "args", "description", "epilog", "_spec")
 
     def __init__(self, name: str, run: Callable[[Args], int] | str, help: str,
-                 args: list[tuple[tuple[str, ...], dict[str, Any]]], description: str | None = None) -> None:
+                 args: list[tuple[tuple[str, ...], dict[str, Any]]], description: str | None = None,
+                 epilog: str | None = None) -> None:
         self.name = name
         self.run = run
         self.help = help
         self.args = args
         self.description = description
+        self.epilog = epilog
         self._spec: _Spec | None | bool = False  # False: not built yet; None: not for the fast path
 
     def function(self) -> Callable[[Args], int]:
@@ -223,9 +225,13 @@ COMMANDS: dict[str, Command] = {}
 
 
 def command(name: str, run: Callable[[Args], int] | str, help: str,
-            *args: tuple[tuple[str, ...], dict[str, Any]], description: str | None = None) -> Command:
-    """Register a subcommand: ``command("check", "dwarfunwind.check.cli:run", "help", arg("file", help=...))``."""
-    COMMANDS[name] = Command(name, run, help, list(args), description)
+            *args: tuple[tuple[str, ...], dict[str, Any]], description: str | None = None,
+            epilog: str | None = None) -> Command:
+    """Register a subcommand: ``command("check", "dwarfunwind.check.cli:run", "help", arg("file", help=...))``.
+
+    ``description`` (default: the help line) and ``epilog`` are shown by ``dwarfunwind NAME --help``.
+    """
+    COMMANDS[name] = Command(name, run, help, list(args), description, epilog)
     return COMMANDS[name]
 
 
@@ -248,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                            title="commands", parser_class=Parser,
                            help="what to do; \"dwarfunwind COMMAND --help\" lists its options")
     for cmd in COMMANDS.values():
-        c = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help)
+        c = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help, epilog=cmd.epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         for flags, options in cmd.args:
             c.add_argument(*flags, **options)
     return p
@@ -611,8 +618,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 # To add a subcommand, put its code in its own module and register it here:
 #     command("check", "dwarfunwind.check.cli:run", "hold CFI against the machine code",
 #             arg("file", help="an ELF file"), arg("--json", action="store_true", help="..."))
-# run(args) returns the exit code; args has one attribute per argument. An option for an
-# existing command is one more arg(...) line in its entry. Every argument gets a help line.
+# run(args) returns the exit code; args has one attribute per argument (argparse's dest). Give run
+# as "module:function" so that the module is imported only when the command runs. An option for an
+# existing command is one more arg(...) line in its entry. Every argument gets a help line
+# (tests/test_cli_parse.py checks). The fast parser knows actions store/store_true/store_false, type,
+# choices, default, metavar, required, dest, and positionals with nargs None or "?"; a command using
+# anything else of argparse is parsed by argparse alone (correct, a few ms slower to start).
 
 command("cfi", cmd_cfi, "decode the CFI of an ELF file into unwind rows (readelf -wF style)",
         arg("file", help="an ELF file: executable, shared library, object or separate debug file"),
