@@ -63,7 +63,9 @@ def main() -> int:
     p.add_argument("--core", help="also measure unwind CORE")
     p.add_argument("--baseline", type=Path, help="another checkout to compare with (interleaved)")
     a = p.parse_args()
-    python = os.path.realpath(sys.executable)
+    # The interpreter running this script, as invoked: a venv's python (a symlink that keeps the venv's
+    # plain site set-up), not resolved to the base interpreter and not a pyenv shim script.
+    python = sys.executable
     trees = {"this tree": ROOT}
     if a.baseline:
         trees["baseline"] = a.baseline.resolve()
