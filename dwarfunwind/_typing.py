@@ -20,6 +20,7 @@ attributes and methods, as typing does.
 
 from __future__ import annotations
 
+from abc import ABCMeta
 from collections import namedtuple
 
 TYPE_CHECKING = False
@@ -66,11 +67,11 @@ def _mro_entries(bases: tuple[object, ...]) -> tuple[type]:
 NamedTuple.__mro_entries__ = _mro_entries  # type: ignore[attr-defined]
 
 
-class _ProtocolMeta(type):
+class _ProtocolMeta(ABCMeta):  # ABCMeta, as typing's: a protocol may be mixed with ABCs
     def __instancecheck__(cls, instance: object) -> bool:
         members = cls.__dict__.get("_runtime_members")
-        if type.__instancecheck__(cls, instance) or members is None:
-            return type.__instancecheck__(cls, instance)
+        if members is None or super().__instancecheck__(instance):
+            return super().__instancecheck__(instance)
         return all(hasattr(instance, name) for name in members)  # structural, as typing checks it
 
 

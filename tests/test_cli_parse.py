@@ -253,3 +253,35 @@ def test_undecodable_paths_are_printed_escaped(encoding, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "caf\\xe9-" in r.stderr
     assert ("\\u20ac" in r.stderr) == (encoding != "utf-8")
+
+
+def test_run_time_protocol_checks_as_typing_does(corpus):
+    """isinstance against the runtime-checkable Target protocol answers as a typing.Protocol declaring
+    the same members does."""
+    from dwarfunwind import Program, Target
+
+    @typing.runtime_checkable
+    class RealTarget(typing.Protocol):
+        name: str
+
+        def threads(self): ...
+        def read_memory(self, address, size): ...
+        def mappings(self): ...
+        def close(self): ...
+
+    class Duck:
+        name = "duck"
+
+        def threads(self): return []
+        def read_memory(self, address, size): return b""
+        def mappings(self): return []
+        def close(self): pass
+
+    class NoName:
+        threads = read_memory = mappings = close = Duck.close
+
+    builder, out = corpus
+    with Program.from_core(str(builder.artifacts("c_basic_O0", out)["core"])) as prog:
+        for obj in (prog.target, object(), Duck(), NoName(), 3):
+            assert isinstance(obj, Target) == isinstance(obj, RealTarget), obj
+        assert isinstance(prog.target, Target) and isinstance(Duck(), Target) and not isinstance(NoName(), Target)
