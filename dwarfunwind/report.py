@@ -69,8 +69,9 @@ def module_path(module: Module) -> str:
 
 
 def module_build_id(module: Module) -> str | None:
-    """The module's GNU build-id in hex, or None (no file found, or no build-id note)."""
-    build_id = module.elf.build_id if module.elf is not None else None
+    """The GNU build-id in hex of the file ``module_path`` names, or, with no file found, the one the
+    target recorded; None when neither is known."""
+    build_id = module.elf.build_id if module.elf is not None else module.recorded_build_id
     return build_id.hex() if build_id else None
 
 

@@ -277,12 +277,16 @@ def moved_core(tmp_path):
 
 
 def test_missing_executable_is_said_once_and_the_walk_goes_on(moved_core):
-    core, _, original = moved_core
+    core, moved, original = moved_core
     r = run("unwind", str(core), "--json")
     assert r.returncode == 1, r.stderr
     problems = r.stderr.strip().splitlines()
     assert problems == [f"dwarfunwind: {original}: module not found; frames in it have no CFI or symbols"]
     t = json.loads(r.stdout)["threads"][0]
+    # The missing module's frames still name it by the build-id the core recorded (readelf -n of the file).
+    notes = subprocess.run([which("readelf"), "-n", str(moved)], capture_output=True, text=True).stdout
+    missing = [f for f in t["frames"] if f["module_path"] == str(original)]
+    assert missing and all(f["build_id"] == re.search(r"Build ID: ([0-9a-f]+)", notes).group(1) for f in missing)
     assert [f["function"] for f in t["frames"][:3]] == ["__pthread_kill_implementation", "raise", "abort"]
     assert not t["reliable"]
 
