@@ -9,6 +9,7 @@ summed from the top-level rows of ``-X importtime``. Measured on:
 
   cfi FILE --json       the common path (fast parser, no argparse)
   cfi FILE --js         the same run through argparse (an abbreviation sends it there)
+  cfi FILE --address A  one row: a run that is nearly all start-up
   unwind CORE           only with --core CORE
 
 ``--baseline DIR`` runs the same commands against another checkout (e.g. an
@@ -25,7 +26,6 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,16 +40,22 @@ def own_imports(stderr: str) -> tuple[float, dict[str, int]]:
     return sum(tops.values()) / 1000, tops
 
 
+def cpu_ms(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+    """User + system CPU time of a whole process (less disturbed by other jobs than wall time)."""
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0  # reaped here
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def run_once(python: str, tree: Path, args: list[str]) -> tuple[float, float, dict[str, int]]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    t0 = time.perf_counter()
     # cwd=tree: -m puts the current directory first on sys.path, before PYTHONPATH.
     r = subprocess.run([python, "-X", "importtime", "-m", "dwarfunwind", *args], env=env, cwd=tree,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wall = (time.perf_counter() - t0) * 1000
     own, tops = own_imports(r.stderr)
-    return own, wall, tops
+    return own, cpu_ms([python, "-m", "dwarfunwind", *args], env, tree), tops
 
 
 def fmt(values: list[float]) -> str:
@@ -60,6 +66,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=21)
     p.add_argument("--file", default="/lib/x86_64-linux-gnu/libc.so.6")
+    p.add_argument("--address", default="0x29d90", help="for cfi --address: a run that is nearly all start-up")
     p.add_argument("--core", help="also measure unwind CORE")
     p.add_argument("--baseline", type=Path, help="another checkout to compare with (interleaved)")
     a = p.parse_args()
@@ -71,7 +78,8 @@ def main() -> int:
         trees["baseline"] = a.baseline.resolve()
     for tree in trees.values():
         subprocess.run([python, "-m", "compileall", "-q", str(tree / "dwarfunwind")], check=True)
-    cases = {"cfi FILE --json": ["cfi", a.file, "--json"], "cfi FILE --js (argparse)": ["cfi", a.file, "--js"]}
+    cases = {"cfi FILE --json": ["cfi", a.file, "--json"], "cfi FILE --js (argparse)": ["cfi", a.file, "--js"],
+             "cfi FILE --address A": ["cfi", a.file, "--address", a.address]}
     if a.core:
         cases["unwind CORE"] = ["unwind", a.core]
     print(f"python {python} ({sys.version.split()[0]}), nproc {os.cpu_count()}, "
@@ -86,9 +94,11 @@ def main() -> int:
                 o.append(own)
                 w.append(wall)
                 last[(case, label)] = tops
-    print(f"{'case':<26} {'tree':<10} {'own imports ms, median (min-max)':<34} whole process ms (-X importtime)")
-    for (case, label), (own, wall) in results.items():
-        print(f"{case:<26} {label:<10} {fmt(own):<34} {fmt(wall)}")
+    base = [cpu_ms([python, "-c", "pass"], dict(os.environ), ROOT) for _ in range(a.runs)]
+    print(f"{'case':<26} {'tree':<10} {'own imports ms, median (min-max)':<34} whole process CPU ms (user+sys)")
+    for (case, label), (own, cpu) in results.items():
+        print(f"{case:<26} {label:<10} {fmt(own):<34} {fmt(cpu)}")
+    print(f"{'python -c pass':<26} {'':<10} {'':<34} {fmt(base)}")
     for (case, label), tops in last.items():
         heavy = ", ".join(f"{k} {v / 1000:.1f}" for k, v in sorted(tops.items(), key=lambda kv: -kv[1])[:6])
         print(f"  last run, {case}, {label}: {heavy}")
