@@ -504,7 +504,7 @@ def cmd_unwind(args: Args) -> int:
         else:
             traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids)
         if args.save:
-            _save(program, traces, args.save)
+            _save(program, traces, args.save, max_frames)
         problems = program.problems
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
@@ -529,7 +529,7 @@ def cmd_unwind(args: Args) -> int:
     return 0 if all(t.complete for t in traces) else 1
 
 
-def _save(program: Program, traces: list[StackTrace], path: str) -> None:
+def _save(program: Program, traces: list[StackTrace], path: str, max_frames: int) -> None:
     """Write a snapshot holding every byte the walk read, plus the default stack ranges."""
     from .targets.recording import RecordingTarget
     from .targets.snapshot import save_snapshot
@@ -539,8 +539,8 @@ def _save(program: Program, traces: list[StackTrace], path: str) -> None:
     recorder = RecordingTarget(program.target)
     unwinder = Unwinder(recorder, program.modules)
     for t in traces:
-        unwinder.unwind_thread(t.thread, method=t.method)
-        unwinder.unwind_thread(t.thread, method="fp")
+        unwinder.unwind_thread(t.thread, method=t.method, max_frames=max_frames)
+        unwinder.unwind_thread(t.thread, method="fp", max_frames=max_frames)
     for m in program.modules.modules:
         if m.path == "[vdso]":
             recorder.read_memory(m.start, m.end - m.start)

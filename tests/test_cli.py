@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import which
+from conftest import ROOT, which
 
 PY = [sys.executable, "-m", "dwarfunwind"]
 REGISTERS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
@@ -564,3 +564,32 @@ def test_a_huge_echoed_value_makes_a_short_error_line(corpus, tmp_path):
     r = run("unwind", str(snap))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr) < 4000 and "characters omitted" in r.stderr, len(r.stderr)
+
+
+def test_unlimited_walk_past_the_default_limit_and_its_snapshot(tmp_path, need_tool):
+    """A 5,000-deep recursion: -n 0 walks all of it (eu-stack -n 0 counts the same frames) and --save
+    with -n 0 writes a snapshot that replays the whole walk."""
+    import resource
+
+    gcc, eu_stack = need_tool("gcc"), need_tool("eu-stack")
+    exe = tmp_path / "deep"
+    subprocess.run([gcc, "-O2", "-g", "-DDEPTH=5000", "-o", str(exe), str(ROOT / "corpora" / "c_recursion.c")],
+                   check=True)
+
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    subprocess.run([str(exe)], cwd=tmp_path, preexec_fn=unlimited, capture_output=True)
+    core = tmp_path / "core"
+    if not core.exists():
+        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    eu = subprocess.run([eu_stack, "--core", str(core), "-e", str(exe), "-n", "0"], capture_output=True, text=True)
+    want = len(re.findall(r"^#\d+ ", eu.stdout, re.M))
+    assert want > 5000
+    snap = tmp_path / "deep.snap"
+    first = run("unwind", str(core), "--json", "-n", "0", "--save", str(snap))
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads(first.stdout)["threads"][0]["frames"]) == want
+    again = run("unwind", str(snap), "--json", "-n", "0")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == json.loads(first.stdout)
