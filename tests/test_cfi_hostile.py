@@ -230,6 +230,15 @@ def test_cie_error_same_exit_code_with_and_without_address(hostile):
     _benign_served(whole.out)
 
 
+def test_unknown_pointer_encoding_refused_once_per_cie(hostile):
+    r = run_cli("cfi", hostile("cfi_bad_pointer_encoding.elf"))
+    assert r.rc == 1
+    _benign_served(r.out)
+    line = _one_line(r.err, "pointer encoding 0x05")
+    assert "cfi_bad_pointer_encoding.elf" in line and "at offset 0x38" in line, line
+    assert len(r.err.splitlines()) == 1, r.err[:2000]
+
+
 # -- the semantics issue 8 asks of an unwind, through the same snapshot machinery ------------------------
 
 

@@ -229,13 +229,13 @@ class CFISection:
                     raise CFIError("CIE augmentation data runs past the entry", self.name, offset)
                 for ch in augmentation[1:]:
                     if ch == "R":
-                        cie.fde_encoding = data[pos]
+                        cie.fde_encoding = _check_encoding(data[pos], "FDE")
                         pos += 1
                     elif ch == "L":
-                        cie.lsda_encoding = data[pos]
+                        cie.lsda_encoding = _check_encoding(data[pos], "LSDA")
                         pos += 1
                     elif ch == "P":
-                        enc = data[pos]
+                        enc = _check_encoding(data[pos], "personality")
                         cie.personality_encoding = enc
                         bases = PointerBases(self.address, self._bases.text, self._bases.data)
                         cie.personality, pos = read_encoded(data, pos + 1, enc, bases, address_size)
@@ -407,13 +407,15 @@ class CFISection:
         if self._hdr_table is not None:
             try:
                 off = self._hdr_table.lookup(pc)
-                fde = self.fde_at(off) if off is not None else None
             except CFIError as e:
-                # A header that points at garbage: say it once and serve lookups from our own index.
+                # A header that cannot be read: say it once and serve lookups from our own index.
                 self.index_errors.append(e)
                 self._hdr_table = None
             else:
-                return fde if fde is not None and fde.pc_begin <= pc < fde.pc_end else None
+                if off is None:
+                    return None
+                fde = self.fde_at(off)  # a bad FDE is the FDE's problem, not the header's
+                return fde if fde.pc_begin <= pc < fde.pc_end else None
         if self._index is None:
             self._index = self._build_index()
         begins, offsets = self._index
@@ -424,6 +426,18 @@ class CFISection:
             if fde.pc_begin <= pc < fde.pc_end:
                 return fde
         return None
+
+
+_KNOWN_FORMATS = frozenset({0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x09, 0x0A, 0x0B, 0x0C})
+_KNOWN_APPLICATIONS = frozenset({0x00, 0x10, 0x20, 0x30, 0x40, 0x50})
+
+
+def _check_encoding(encoding: int, what: str) -> int:
+    """``encoding`` if we can read pointers in it, else a CFIError for the CIE (said once, not per FDE)."""
+    if encoding != DW_EH_PE_omit and (encoding & 0x0F not in _KNOWN_FORMATS
+                                      or encoding & 0x70 not in _KNOWN_APPLICATIONS):
+        raise CFIError(f"unknown {what} pointer encoding {encoding:#04x}")
+    return encoding
 
 
 class _HdrTable:

@@ -297,6 +297,18 @@ def make_bad_cie_opcode() -> bytes:
     return module(eh, fdes)
 
 
+def make_bad_pointer_encoding(fdes: int = 1000) -> bytes:
+    """A CIE whose FDE pointer encoding (0x05) no reader knows, used by 1,000 FDEs: refused once, at the
+    CIE's offset, not once per FDE; the benign FDE is served."""
+    eh = EhFrame()
+    pairs = _benign(eh)
+    cie = eh.cie(ENTRY)
+    eh.data[cie + 16] = 0x05  # length, id, version, "zR\0", caf, daf, ra, augmentation length: then R
+    for i in range(fdes):
+        pairs.append((HOSTILE + i, eh.fde(cie, HOSTILE + i, 1, b"")))
+    return module(eh, pairs)
+
+
 def snapshot(image: bytes, frames: int = 4096) -> bytes:
     """A snapshot (docs/snapshot.md) whose only module is ``image`` mapped as the [vdso] -- as a core
     carries it, in memory only -- and one thread in its HOSTILE function with ``frames`` return
@@ -333,6 +345,7 @@ FILES = {
     "cfi_deep_remember.elf": make_deep_remember,
     "cfi_corrupt_hdr.elf": make_corrupt_hdr,
     "cfi_bad_cie_opcode.elf": make_bad_cie_opcode,
+    "cfi_bad_pointer_encoding.elf": make_bad_pointer_encoding,
     "elf_zbomb_shf.elf": make_compressed_bomb,
     "elf_zbomb_zdebug.elf": lambda: make_compressed_bomb(zdebug=True),
     "elf_many_rela.o": make_many_rela,
