@@ -91,33 +91,32 @@ class Budget:
                                  self._where(where))
 
     def spend_cfi_work(self, n: int, where: str = "") -> None:
-        """Charge ``n`` units of CFA interpretation (instruction bytes, rules copied)."""
+        """Charge ``n`` units of CFA interpretation (instruction bytes, rules copied).
+
+        The interpreter's hot path does the same inline (add, compare) and calls
+        :meth:`cfi_work_exhausted` only when the limit is passed.
+        """
         self.cfi_work += n
         if self.cfi_work > self.max_cfi_work:
-            raise BudgetExceeded("cfi_work", self.max_cfi_work, variable("cfi_work"), self._where(where))
+            self.cfi_work_exhausted(where)
+
+    def cfi_work_exhausted(self, where: str = "") -> None:
+        """Raise BudgetExceeded for ``cfi_work`` (the message is built only now)."""
+        raise BudgetExceeded("cfi_work", self.max_cfi_work, variable("cfi_work"), self._where(where))
 
     def _where(self, where: str) -> str:
         return ", ".join(p for p in (self.input, where) if p)
 
 
-class _CapsOnly(Budget):
-    """The caps of the defaults without cumulative accounting: for calls made without a budget."""
-
-    __slots__ = ()
-
-    def spend_expression_steps(self, n: int, where: str = "") -> None:
-        pass
-
-    def spend_cfi_work(self, n: int, where: str = "") -> None:
-        pass
-
-
 _caps: Budget | None = None
+#: The cumulative limits of :func:`caps_only`: never reached (the counters are plain Python ints).
+_UNLIMITED = 1 << 62
 
 
 def caps_only() -> Budget:
-    """A shared budget that enforces only the per-row and per-FDE caps (read from the environment once)."""
+    """A shared budget that enforces only the per-row and per-FDE caps (read from the environment once),
+    for calls made without a budget: the cumulative limits need an input to be counted against."""
     global _caps
     if _caps is None:
-        _caps = _CapsOnly()
+        _caps = Budget(expression_steps=_UNLIMITED, cfi_work=_UNLIMITED)
     return _caps

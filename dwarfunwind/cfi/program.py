@@ -113,8 +113,9 @@ def _execute(
     would pass it, leaving ``state`` as the row governing ``stop_pc``.
     Instruction bytes and every rule copied are charged to ``budget``.
     """
-    where = f"{section} entry at {entry_offset:#x}"
-    budget.spend_cfi_work(len(code), where)
+    budget.cfi_work += len(code)  # charged inline: this is the hot path (see Budget.spend_cfi_work)
+    if budget.cfi_work > budget.max_cfi_work:
+        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
     max_rules = budget.rules_per_row
     copied = 0
     caf = cie.code_alignment_factor
@@ -182,13 +183,17 @@ def _execute(
                 if len(stack) >= budget.remember_depth:
                     raise CFIError(f"remember_state nested deeper than {budget.remember_depth} "
                                    f"(cap remember_depth, {variable('remember_depth')})", section, entry_offset)
-                budget.spend_cfi_work(len(regs), where)
+                budget.cfi_work += len(regs)
+                if budget.cfi_work > budget.max_cfi_work:
+                    budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                 stack.append((state.cfa, dict(regs)))
                 continue
             elif op == DW_CFA_restore_state:
                 if stack:  # with nothing remembered it changes nothing, as in readelf and gdb
                     state.cfa, saved = stack.pop()
-                    budget.spend_cfi_work(len(saved), where)
+                    budget.cfi_work += len(saved)
+                    if budget.cfi_work > budget.max_cfi_work:
+                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                     regs.clear()
                     regs.update(saved)
                 continue
@@ -260,7 +265,8 @@ def _execute(
                 raise CFIError(f"unknown DW_CFA opcode {op:#04x}", section, entry_offset)
             # An advance: the row so far ends here.
             if stop_pc is not None and new > stop_pc:
-                _check_row(regs, max_rules)
+                if len(regs) > max_rules:
+                    _check_row(regs, max_rules)
                 return loc, new
             if out is not None:
                 # Consecutive rows often differ only in the CFA: share their rule dicts.
@@ -268,7 +274,9 @@ def _execute(
                     out.append((loc, state.cfa, out[-1][2]))
                 else:
                     _check_row(regs, max_rules)
-                    budget.spend_cfi_work(len(regs), where)
+                    budget.cfi_work += len(regs)
+                    if budget.cfi_work > budget.max_cfi_work:
+                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                     copied += len(regs)
                     if copied > budget.rules_per_fde:
                         raise CFIError(f"more than {budget.rules_per_fde:,} register rules in its rows "
@@ -278,7 +286,8 @@ def _execute(
                     raise CFIError(f"more than {budget.rows_per_fde:,} rows "
                                    f"(cap rows_per_fde, {variable('rows_per_fde')})")
             loc = new
-        _check_row(regs, max_rules)
+        if len(regs) > max_rules:
+            _check_row(regs, max_rules)
     except (IndexError, struct.error):
         raise CFIError("instructions run past the end of the entry", section, entry_offset) from None
     except CFIError as e:
@@ -327,7 +336,9 @@ def _initial_state(cie: CIE, section: str, budget: Budget) -> tuple[CFARule, dic
 
 def _fresh_state(fde: FDE, budget: Budget) -> tuple[_State, dict[int, Rule]]:
     cfa, initial = _initial_state(fde.cie, fde.section, budget)
-    budget.spend_cfi_work(len(initial), f"{fde.section} entry at {fde.offset:#x}")
+    budget.cfi_work += len(initial)
+    if budget.cfi_work > budget.max_cfi_work:
+        budget.cfi_work_exhausted(f"{fde.section} entry at {fde.offset:#x}")
     return _State(cfa, dict(initial)), initial
 
 
