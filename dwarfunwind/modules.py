@@ -11,10 +11,11 @@ import bisect
 import os
 from collections.abc import Iterable
 
+from .cfi.budget import Budget
 from .cfi.rules import Row
 from .elf.module import ElfFile
 from .elf.reader import PT_LOAD, ELFReader
-from .errors import DwarfUnwindError, ELFError, MemoryReadError
+from .errors import BudgetExceeded, DwarfUnwindError, ELFError, MemoryReadError
 from .targets.base import Mapping, Target
 
 #: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
@@ -24,14 +25,18 @@ MAX_VDSO_SIZE = 1 << 20
 class Module:
     """One loaded ELF image: runtime ``[start, end)``, ``bias`` = runtime address - file address."""
 
-    __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms")
+    __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms", "recorded_build_id")
 
-    def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None) -> None:
+    def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None, *,
+                 recorded_build_id: bytes | None = None) -> None:
         self.path = path
         self.start = start
         self.end = end
         self.bias = bias
         self.elf = elf
+        #: The build-id the target recorded for this module (NT_FILE or its first page), when known:
+        #: what to look a missing file up by.
+        self.recorded_build_id = recorded_build_id
         self._rows: dict[int, Row | None] = {}
         self._syms: dict[int, tuple[str, int] | None] = {}
 
@@ -43,8 +48,11 @@ class Module:
         """The file name without directories (``libc.so.6``, ``[vdso]``)."""
         return os.path.basename(self.path) or self.path
 
-    def row_for(self, pc: int) -> Row | None:
-        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs)."""
+    def row_for(self, pc: int, budget: Budget | None = None) -> Row | None:
+        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs).
+
+        The decoding is charged to ``budget``; BudgetExceeded propagates (nothing is cached).
+        """
         try:
             return self._rows[pc]
         except KeyError:
@@ -52,7 +60,9 @@ class Module:
         row = None
         if self.elf is not None:
             try:
-                row = self.elf.row_for(pc - self.bias)
+                row = self.elf.row_for(pc - self.bias, budget)
+            except BudgetExceeded:
+                raise
             except DwarfUnwindError as e:
                 self.elf.errors.append(e)
         if len(self._rows) < 65536:
@@ -180,7 +190,7 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
             chosen = elf  # the best by path, kept in case nothing matches by build-id
     if chosen is None:
         problems.append(f"{path}: module not found; frames in it have no CFI or symbols")
-        return Module(path, maps[0].start, maps[0].end, 0, None)
+        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
     have = chosen.build_id
     if want and have and want != have:
         problems.append(f"{chosen.path}: build-id {have.hex()} does not match the target's {want.hex()}; "
@@ -190,8 +200,8 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
         bias = _bias(chosen.reader, first)
     except ELFError as e:
         problems.append(str(e))
-        return Module(path, maps[0].start, maps[0].end, 0, None)
-    return Module(path, maps[0].start, maps[0].end, bias, chosen)
+        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
+    return Module(path, maps[0].start, maps[0].end, bias, chosen, recorded_build_id=want)
 
 
 def _vdso_module(target: Target, m: Mapping, problems: list[str]) -> Module | None:

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from .arch.x86_64 import FRAME_REGISTERS, column_name
+from .cfi.rules import _FORMATTED_CFA, format_cfa, format_rule
 
-from .arch.x86_64 import FRAME_REGISTERS, register_name
-from .cfi.rules import _FORMATTED_CFA, CFARule, Rule, format_cfa, format_rule
-from .cfi.sections import FDE, CFISection
-from .errors import DwarfUnwindError
-from .unwind.frame import Frame, StackTrace
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: the cfi path must not import the unwinder (nor typing)
+    from collections.abc import Iterator
+    from typing import Any
 
-_RENDERED_RULES: dict[tuple[tuple[int, Rule], ...], str] = {}
+    from .cfi.rules import CFARule, Rule
+    from .cfi.sections import FDE
+    from .modules import Module
+    from .unwind.frame import Frame, StackTrace
 
-#: ``cfi`` output is written in chunks of about this many characters as it is produced, so
-#: memory stays flat on the largest libraries (a libLLVM's JSON is hundreds of megabytes).
-CHUNK_SIZE = 1 << 20
-
-
-def _render_rules(rules: dict[int, Rule]) -> str:
-    key = tuple(rules.items())
-    text = _RENDERED_RULES.get(key)
-    if text is None:
-        text = "{" + ",".join(f'"{register_name(n)}":"{format_rule(rule)}"' for n, rule in key) + "}"
-        if len(_RENDERED_RULES) < 65536:  # bounded; the same few hundred sets recur across FDEs
-            _RENDERED_RULES[key] = text
-    return text
+_RENDERED_RULES: dict[tuple[int, tuple[tuple[int, Rule], ...]], str] = {}
 
 
-#: id(rules dict) -> its rendered text, for the interpreter's shared (canonical) rule sets.
-#: The dicts are kept alive in _RENDERED_KEEP, so an id here can never be another object's.
-_RENDERED_BY_ID: dict[int, str] = {}
+#: (return-address column, id(rules dict)) -> its rendered text, for the interpreter's shared
+#: (canonical) rule sets. The dicts are kept alive in _RENDERED_KEEP, so an id here can never be
+#: another object's.
+_RENDERED_BY_ID: dict[tuple[int, int], str] = {}
 _RENDERED_KEEP: list[dict[int, Rule]] = []
+
+
+def _render_rules(rules: dict[int, Rule], ra: int) -> str:
+    key = (ra, tuple(rules.items()))
+    regs = _RENDERED_RULES.get(key)
+    if regs is None:
+        regs = "{" + ",".join(f'"{column_name(n, ra)}":"{format_rule(rule)}"' for n, rule in key[1]) + "}"
+        if len(_RENDERED_RULES) < 65536:  # bounded; the same few hundred sets recur across FDEs
+            _RENDERED_RULES[key] = regs
+    return regs
 
 
 def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
@@ -46,103 +47,84 @@ def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str
     cfa_text = _FORMATTED_CFA  # format_cfa's memo, read directly: one call less per row
     parts: list[str] = []
     append = parts.append
+    ra = fde.cie.return_address_register
     for loc, cfa, rules in table:
-        regs = by_id.get(id(rules))
+        key = (ra, id(rules))
+        regs = by_id.get(key)
         if regs is None:
-            regs = _render_rules(rules)
+            regs = _render_rules(rules, ra)
             if len(_RENDERED_KEEP) < 65536:
                 _RENDERED_KEEP.append(rules)
-                by_id[id(rules)] = regs
+                by_id[key] = regs
         text = cfa_text.get(cfa)
         if text is None:
             text = format_cfa(cfa)
         append(f'{{"loc":{loc},"cfa":"{text}","regs":{regs}}}')
     return (f'{{"offset":{fde.offset},"pc_begin":{fde.pc_begin},"pc_end":{fde.pc_begin + fde.pc_range},'
-            f'"signal_frame":{"true" if fde.cie.signal_frame else "false"},"rows":[{",".join(parts)}]}}')
-
-
-def cfi_listing(path: str, sections: list[CFISection], problems: list[DwarfUnwindError], *, as_json: bool,
-                chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
-    """The ``cfi FILE`` listing of ``sections`` (readelf-style text, or the JSON schema) in chunks.
-
-    Chunks of about ``chunk_size`` characters are yielded as the FDEs are decoded, so memory
-    does not grow with the file. An entry that cannot be decoded is left out and its error
-    appended to ``problems``.
-    """
-    from .cfi.program import row_table
-
-    buf: list[str] = []
-    size = 0
-    if as_json:
-        buf.append(f'{{"file":{_json_string(path)},"sections":[')
-    for i, section in enumerate(sections):
-        errors: list[DwarfUnwindError] = []
-        if as_json:
-            buf.append(f'{"," if i else ""}{{"name":{_json_string(section.name)},"fdes":[')
-        else:
-            buf.append(f"Contents of the {section.name} section:\n\n")
-        sep = ""
-        for fde in section.fdes(errors):  # type: ignore[arg-type]
-            try:
-                table = row_table(fde)
-            except DwarfUnwindError as e:
-                errors.append(e)
-                continue
-            if as_json:
-                text = sep + fde_json(fde, table)
-                sep = ","
-            else:
-                text = fde_text(fde, table)
-            buf.append(text)
-            size += len(text)
-            if size >= chunk_size:
-                yield "".join(buf)
-                buf.clear()
-                size = 0
-        if as_json:
-            buf.append("]}")
-        problems.extend(errors)
-    if as_json:
-        buf.append("]}\n")
-    yield "".join(buf)
-
-
-def _json_string(text: str) -> str:
-    """``text`` as json.dumps writes it (without importing json for the common, plain case)."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    import json
-
-    return json.dumps(text)
+            f'"signal_frame":{"true" if fde.cie.signal_frame else "false"},"return_address_register":{ra},'
+            f'"rows":[{",".join(parts)}]}}')
 
 
 def fde_text(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
     """One FDE as a row table in the style of ``readelf --debug-dump=frames-interp``."""
-    # readelf puts the return-address column last.
+    # Columns in number order, the return-address column named "ra", as readelf shows them.
     ra = fde.cie.return_address_register
-    cols = sorted({n for _, _, regs in table for n in regs}, key=lambda n: (n == ra, n))
+    cols = sorted({n for _, _, regs in table for n in regs})
     lines = [f"{fde.offset:08x} FDE cie={fde.cie.offset:08x} pc={fde.pc_begin:016x}..{fde.pc_end:016x}"
              f"{' (signal frame)' if fde.signal_frame else ''}",
-             "   LOC           CFA      " + " ".join(f"{register_name(c):<5}" for c in cols)]
+             "   LOC           CFA      " + " ".join(f"{column_name(c, ra):<5}" for c in cols)]
     for loc, cfa, regs in table:
         cells = " ".join(f"{format_rule(regs[c]) if c in regs else 'u':<5}" for c in cols)
         lines.append(f"{loc:016x} {format_cfa(cfa):<8} {cells}".rstrip())
     return "\n".join(lines) + "\n\n"
 
 
-def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
+def module_offset(frame: Frame) -> int | None:
+    """The frame's pc as an address of its module's file (pc - load bias): what addr2line and
+    ``cfi --address`` take. None outside every known module."""
+    return frame.pc - frame.module.bias if frame.module is not None else None
+
+
+def module_path(module: Module) -> str:
+    """The file a module's CFI and symbols come from (after --exe, --sysroot, build-id links), else the
+    path the target recorded (a module not found)."""
+    return module.elf.path if module.elf is not None else module.path
+
+
+def module_build_id(module: Module) -> str | None:
+    """The GNU build-id in hex of the file ``module_path`` names, or, with no file found, the one the
+    target recorded; None when neither is known."""
+    build_id = module.elf.build_id if module.elf is not None else module.recorded_build_id
+    return build_id.hex() if build_id else None
+
+
+def frame_to_dict(frame: Frame, *, source: bool = False,
+                  _files: dict[int, tuple[str | None, str | None]] | None = None) -> dict[str, Any]:
     """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
+    module = frame.module
+    file: tuple[str | None, str | None] | None = (None, None)
+    if module is not None:
+        # Each module's path and build-id once per trace (the build-id is read from its notes).
+        file = _files.get(id(module)) if _files is not None else None
+        if file is None:
+            file = (module_path(module), module_build_id(module))
+            if _files is not None:
+                _files[id(module)] = file
+    assert file is not None
     out: dict[str, Any] = {
         "index": frame.index,
         "pc": frame.pc,
         "cfa": frame.cfa,
         "function": frame.function,
         "offset": frame.offset,
-        "module": frame.module.name if frame.module is not None else None,
+        "module": module.name if module is not None else None,
         "method": frame.method,
         "signal_frame": frame.signal_frame,
         "interrupted": frame.interrupted,
         "registers": frame.registers_by_name(),
+        "module_path": file[0],
+        "build_id": file[1],
+        "module_offset": module_offset(frame),
     }
     if source:
         where = frame.source()
@@ -152,18 +134,61 @@ def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
 
 def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
     """One thread in the ``unwind --json`` schema."""
+    files: dict[int, tuple[str | None, str | None]] = {}
     return {
         "tid": trace.thread.tid,
         "crashed": trace.thread.crashed,
-        "frames": [frame_to_dict(f, source=source) for f in trace.frames],
+        "frames": [frame_to_dict(f, source=source, _files=files) for f in trace.frames],
         "stop_reason": trace.stop_reason.value,
         "stop_detail": trace.stop_detail,
         "reliable": trace.reliable,
+        "signal": trace.thread.signal,
+        "name": trace.thread.name,
     }
 
 
+#: Linux signal numbers (the same on every architecture but alpha, mips, parisc and sparc).
+SIGNAL_NAMES = ("", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
+                "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD",
+                "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ",
+                "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS")
+
+
+def signal_name(signal: int) -> str:
+    """``SIGSEGV`` for 11; ``SIGRTMIN+3`` for real-time signals; the number for anything else."""
+    if 0 < signal < len(SIGNAL_NAMES):
+        return SIGNAL_NAMES[signal]
+    if 34 <= signal <= 64:
+        return f"SIGRTMIN+{signal - 34}" if signal - 34 <= 15 else f"SIGRTMAX-{64 - signal}"
+    return str(signal)
+
+
+def thread_header(trace: StackTrace) -> str:
+    """``Thread 1234 "name" (crashed, signal 11 SIGSEGV):`` in the style of gdb's ``info threads``."""
+    t = trace.thread
+    head = f"Thread {t.tid}"
+    if t.name is not None:
+        head += f' "{t.name}"'
+    marks = []
+    if t.crashed:
+        marks.append("crashed")
+    if t.signal:
+        marks.append(f"signal {t.signal} {signal_name(t.signal)}")
+    return head + (f" ({', '.join(marks)})" if marks else "") + ":"
+
+
+def frame_where(frame: Frame) -> str:
+    """``func+0x1c``; ``module+0xOFFSET`` (a file address, as addr2line takes it) without a symbol; ``??``."""
+    symbol = frame.symbol()
+    if symbol is not None:
+        return symbol
+    if frame.module is not None:
+        return f"{frame.module.name}+{frame.pc - frame.module.bias:#x}"
+    return "??"
+
+
 def traces_json(traces: list[StackTrace], fp_traces: list[StackTrace] | None = None, *, source: bool = False,
-                chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
+                chunk_size: int = 1 << 20) -> Iterator[str]:
     """The ``unwind --json`` document, with a final newline, in chunks of about ``chunk_size`` characters.
 
     The same text as ``json.dumps({"threads": [...], "fp_threads": [...]})``, written thread by
@@ -192,8 +217,8 @@ def traces_json(traces: list[StackTrace], fp_traces: list[StackTrace] | None = N
 
 def frame_line(frame: Frame, *, source: bool = False) -> str:
     """``#3  0x00007f... in func+0x1c (libc.so.6) [signal frame]`` in the style of gdb's bt."""
-    where = frame.symbol() or "??"
-    module = f" ({frame.module.name})" if frame.module is not None else ""
+    where = frame_where(frame)
+    module = f" ({frame.module.name})" if frame.module is not None and frame.function is not None else ""
     if source and (line := frame.source()) is not None:
         module += f" at {line[0]}:{line[1]}"
     marks = []
@@ -217,11 +242,7 @@ def register_lines(frame: Frame, indent: str = "      ") -> list[str]:
 
 def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False) -> list[str]:
     """A thread's frames and its stop reason, as text."""
-    t = trace.thread
-    head = f"Thread {t.tid}"
-    if t.crashed:
-        head += f" (crashed{f', signal {t.signal}' if t.signal else ''})"
-    lines = [head + ":"]
+    lines = [thread_header(trace)]
     for f in trace.frames:
         lines.append(frame_line(f, source=source))
         if registers:
@@ -232,53 +253,65 @@ def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = Fa
     return lines
 
 
-def compare_lines(dwarf_trace: StackTrace, fp_trace: StackTrace) -> list[str]:
-    """The DWARF and frame-pointer walks of one thread side by side, with what each one misses."""
+def align_walks(a: list[Frame], b: list[Frame]) -> list[tuple[Frame | None, Frame | None]]:
+    """Two walks of one thread side by side, row by row as they walk.
+
+    Frames are the same frame when pc and rsp agree; those rows are the anchors,
+    in walk order in both (a longest common subsequence, not a lookup by pc, so
+    a frame seen at a different depth cannot pull the rows apart). Between two
+    anchors, where the walks went different ways, their frames share rows in order.
+    """
+    from difflib import SequenceMatcher
+    from itertools import zip_longest
+
     def key(f: Frame) -> tuple[int, int | None]:
         return (f.pc, f.sp)
 
+    matcher = SequenceMatcher(None, [key(f) for f in a], [key(f) for f in b], autojunk=False)
+    rows: list[tuple[Frame | None, Frame | None]] = []
+    i = j = 0
+    for ai, bj, size in matcher.get_matching_blocks():
+        rows.extend(zip_longest(a[i:ai], b[j:bj]))  # the stretch where they disagree
+        rows.extend(zip(a[ai:ai + size], b[bj:bj + size]))
+        i, j = ai + size, bj + size
+    return rows
+
+
+def compare_lines(dwarf_trace: StackTrace, fp_trace: StackTrace, *, registers: bool = False,
+                  source: bool = False) -> list[str]:
+    """The DWARF and frame-pointer walks of one thread side by side, with what each one misses.
+
+    With ``registers`` and ``source``, each row is followed by each side's source line
+    and registers, as ``unwind`` prints them for one method.
+    """
     def label(f: Frame | None) -> str:
         if f is None:
             return ""
-        text = f"{f.pc:#x} {f.symbol() or '??'}"
+        text = f"{f.pc:#x} {frame_where(f)}"
         if f.interrupted:
             text += " [interrupted]"
         elif f.signal_frame:
             text += " [signal]"
         return text
 
-    t = dwarf_trace.thread
-    lines = [f"Thread {t.tid}{' (crashed)' if t.crashed else ''}:",
-             f"  {'#':<3} {'DWARF':<52} {'frame pointers':<52}"]
-    fp_by_key = {key(f): f for f in fp_trace.frames}
-    dw_keys = {key(f) for f in dwarf_trace.frames}
-    # Align rows: walk the DWARF frames, inserting frame-pointer frames that DWARF does not have.
-    rows: list[tuple[Frame | None, Frame | None]] = []
-    fp_iter = iter(fp_trace.frames)
-    pending = next(fp_iter, None)
-    for f in dwarf_trace.frames:
-        match = fp_by_key.get(key(f))
-        if match is not None:
-            while pending is not None and pending is not match:
-                if key(pending) not in dw_keys:
-                    rows.append((None, pending))
-                pending = next(fp_iter, None)
-            rows.append((f, match))
-            pending = next(fp_iter, None)
-        else:
-            rows.append((f, None))
-    while pending is not None:
-        if key(pending) not in dw_keys:
-            rows.append((None, pending))
-        pending = next(fp_iter, None)
+    lines = [thread_header(dwarf_trace), f"  {'#':<3} {'DWARF':<52} {'frame pointers':<52}"]
+    rows = align_walks(dwarf_trace.frames, fp_trace.frames)
     for i, (a, b) in enumerate(rows):
-        lines.append(f"  {i:<3} {label(a):<52} {label(b):<52}")
-    only_dw = [f for f in dwarf_trace.frames if key(f) not in fp_by_key]
-    only_fp = [f for f in fp_trace.frames if key(f) not in dw_keys]
-    lines.append(f"  frames only DWARF finds: {', '.join(f.symbol() or hex(f.pc) for f in only_dw) or 'none'}")
-    lines.append(f"  frames only frame pointers find: {', '.join(f.symbol() or hex(f.pc) for f in only_fp) or 'none'}")
-    for a, b in rows:
-        if a is None or b is None:
+        lines.append(f"  {i:<3} {label(a):<52} {label(b):<52}".rstrip())
+        for name, f in (("DWARF", a), ("frame pointers", b)):
+            if f is None or not (registers or source):
+                continue
+            where = f.source() if source else None
+            lines.append(f"      {name} #{f.index}" + (f" at {where[0]}:{where[1]}" if where is not None else ""))
+            if registers:
+                lines.extend(register_lines(f, indent="        "))
+    same = [a is not None and b is not None and a.pc == b.pc and a.sp == b.sp for a, b in rows]
+    only_dw = [a for (a, _), s in zip(rows, same) if a is not None and not s]
+    only_fp = [b for (_, b), s in zip(rows, same) if b is not None and not s]
+    lines.append(f"  frames only DWARF finds: {', '.join(frame_where(f) for f in only_dw) or 'none'}")
+    lines.append(f"  frames only frame pointers find: {', '.join(frame_where(f) for f in only_fp) or 'none'}")
+    for (a, b), s in zip(rows, same):
+        if not s or a is None or b is None:
             continue
         ra, rb = a.registers_by_name(), b.registers_by_name()
         only_a = [n for n in FRAME_REGISTERS if ra[n] is not None and rb[n] is None]
@@ -292,7 +325,7 @@ def compare_lines(dwarf_trace: StackTrace, fp_trace: StackTrace) -> list[str]:
                 parts.append(f"only frame pointers know {' '.join(only_b)}")
             if differ:
                 parts.append(f"they disagree on {' '.join(differ)}")
-            lines.append(f"  #{a.index} {a.symbol() or hex(a.pc)}: {'; '.join(parts)}")
+            lines.append(f"  #{a.index} {frame_where(a)}: {'; '.join(parts)}")
     for name, tr in (("DWARF", dwarf_trace), ("frame pointers", fp_trace)):
         detail = f" ({tr.stop_detail})" if tr.stop_detail else ""
         lines.append(f"  {name}: {len(tr.frames)} frames, stop: {tr.stop_reason.describe()}{detail}; "

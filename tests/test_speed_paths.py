@@ -1,10 +1,10 @@
 """The fast paths keep their answers when their bounds are hit, held against readelf.
 
 The interpreter shares interned rules and canonical register states through bounded
-tables, ``cfi`` streams its listing in chunks, and ``CFISection.entries`` decodes the
-common .eh_frame FDE inline. Each has a slow path taken past a bound (tables full) or on
-unusual input; these tests force the slow paths and compare with
-``readelf --debug-dump=frames-interp`` (tests/oracles).
+tables, ``CFISection.entries`` decodes the common .eh_frame FDE inline, and the walk reads
+memory in place, through a page cache or through ``read_memory``. Each has a slow path
+taken past a bound (tables full) or on unusual input; these tests force the slow paths and
+compare with readelf (tests/oracles) and gdb (the corpus oracles).
 """
 
 from __future__ import annotations
@@ -18,21 +18,26 @@ import pytest
 from oracles import diff_file
 
 from dwarfunwind.cfi import program
+from dwarfunwind.cfi.program import row_table
 from dwarfunwind.cfi.sections import CFISection
 from dwarfunwind.elf.module import ElfFile
-from dwarfunwind.report import cfi_listing
+from dwarfunwind.report import fde_json
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 LD_SO = "/lib64/ld-linux-x86-64.so.2"
 LIBSTDCXX = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
 
 
-def _listing(path: str, chunk_size: int = 1 << 20) -> tuple[dict, list[str]]:
+def _listing(path: str) -> dict:
+    """``cfi --json`` of ``path`` built in this process (so that a test can bound the tables first)."""
     elf = ElfFile.open(path)
-    problems: list = []
-    chunks = list(cfi_listing(path, elf.cfi_sections(), problems, as_json=True, chunk_size=chunk_size))
-    assert not problems, problems[:3]
-    return json.loads("".join(chunks)), chunks
+    sections = []
+    for section in elf.cfi_sections():
+        errors: list = []
+        fdes = [json.loads(fde_json(fde, row_table(fde))) for fde in section.fdes(errors)]
+        assert not errors, errors[:3]
+        sections.append({"name": section.name, "fdes": fdes})
+    return {"file": path, "sections": sections}
 
 
 def _assert_matches_readelf(path: str, ours: dict) -> None:
@@ -52,28 +57,26 @@ def _need_file():
     return need
 
 
-def test_full_intern_tables_give_the_same_rows(monkeypatch, need_tool, _need_file):
-    """With every interning table already full, rows are fresh objects and still equal readelf's."""
+@pytest.mark.parametrize("bound", ["tables full", "no canonical set over one rule"])
+def test_bounded_sharing_gives_the_same_rows(bound, monkeypatch, need_tool, _need_file):
+    """With the interning tables already full, or with every set of two rules or more private to
+    its run (changed in place, copied into rows), the rows still equal readelf's."""
     need_tool("readelf")
     path = _need_file(LD_SO)
     for name, table in (("_OFFSET_RULES", {}), ("_CFA_RULES", {}), ("_TRANSITIONS", {}),
                         ("_OFFSET_TRANSITIONS", {}), ("_STATES", {(): program._EMPTY})):
         monkeypatch.setattr(program, name, table)
-    monkeypatch.setattr(program, "_MAX_INTERNED", 0)
-    monkeypatch.setattr(program, "_MAX_STATES", 1)
-    monkeypatch.setattr(program, "_MAX_TRANSITIONS", 0)
-    ours, _ = _listing(path)
-    assert len(program._STATES) == 1 and not program._TRANSITIONS and not program._CFA_RULES
-    _assert_matches_readelf(path, ours)
-
-
-def test_small_chunks_stream_the_same_listing(need_tool, _need_file):
-    """A listing written in many small chunks is the whole listing, equal to readelf's rows."""
-    need_tool("readelf")
-    path = _need_file(LD_SO)
-    ours, chunks = _listing(path, chunk_size=4096)
-    assert len(chunks) > 10
-    assert max(len(c) for c in chunks[:-1]) < 4096 + 64 * 1024  # a chunk is cut after the FDE that fills it
+    if bound == "tables full":
+        monkeypatch.setattr(program, "_MAX_INTERNED", 0)
+        monkeypatch.setattr(program, "_MAX_STATES", 1)
+        monkeypatch.setattr(program, "_MAX_TRANSITIONS", 0)
+    else:
+        monkeypatch.setattr(program, "_MAX_CANONICAL_RULES", 1)
+    ours = _listing(path)
+    if bound == "tables full":
+        assert len(program._STATES) == 1 and not program._TRANSITIONS and not program._CFA_RULES
+    else:
+        assert all(len(state) <= 1 for state in program._STATES.values())
     _assert_matches_readelf(path, ours)
 
 

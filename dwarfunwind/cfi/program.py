@@ -4,7 +4,20 @@ One function, :func:`run`, executes the instructions and either collects every
 row (:func:`rows`) or stops at the row governing one address (:func:`row_at`).
 Semantics follow DWARF 5 section 6.4.2 and GCC's runtime where they differ:
 ``remember_state``/``restore_state`` carry the CFA rule too, and the ``_sf``
-forms scale by the data alignment factor.
+forms scale by the data alignment factor. Sequences the standard does not
+allow but libgcc, gdb and readelf all accept are accepted the way they do:
+
+* ``def_cfa_offset``/``_sf`` after ``def_cfa_expression`` keeps the expression
+  and records the offset (libgcc: "cfa_how deliberately not set"); a later
+  ``def_cfa_register`` makes register + that offset;
+* before any ``def_cfa`` (``.cfi_startproc simple``) the CFA is undefined;
+* ``restore`` of a column the CIE never set leaves it without a rule;
+* ``restore_state`` with nothing remembered changes nothing (readelf says
+  "Mismatched DW_CFA_restore_state", gdb complains and goes on);
+* an advance past the FDE's end still makes a row (readelf lists it); such rows
+  govern no address.
+
+Work is charged to a :class:`~dwarfunwind.cfi.budget.Budget` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -12,12 +25,14 @@ from __future__ import annotations
 import struct
 
 from ..errors import CFIError
+from .budget import Budget, caps_only, variable
 from .encoding import PointerBases, read_encoded, read_sleb128, read_uleb128
 from .rules import (
     EXPRESSION,
     OFFSET,
     REGISTER,
     SAME_VALUE_RULE,
+    UNDEFINED_CFA,
     UNDEFINED_RULE,
     VAL_EXPRESSION,
     VAL_OFFSET,
@@ -59,8 +74,6 @@ DW_CFA_GNU_window_save = 0x2D
 DW_CFA_GNU_args_size = 0x2E
 DW_CFA_GNU_negative_offset_extended = 0x2F
 
-#: Bound on nested remember_state: deeper nesting is refused as corrupt.
-MAX_STATE_STACK = 256
 #: Bound on DWARF register numbers: larger ones are refused as corrupt.
 MAX_REGISTER = 1 << 16
 
@@ -68,7 +81,7 @@ _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
-_NO_CFA = CFARule(-1, 0, None)
+
 
 # -- interned rules and register states ---------------------------------------------------------
 #
@@ -77,16 +90,21 @@ _NO_CFA = CFARule(-1, 0, None)
 # value: a register rule set is a canonical dict, never mutated, and an instruction that
 # changes it moves to another canonical dict through a memo of transitions. Rows then cost no
 # copies, equal rows share their dict, and a formatter renders each set once (by ``id``).
-# Every table is bounded so hostile CFI cannot grow them without limit: past the bound, new
-# rules and sets are plain fresh objects.
+# Every table is bounded so hostile CFI cannot grow them without limit, and only small sets
+# are canonical: past either bound a set is a private dict of the run, changed in place
+# (O(1) per instruction, as it always was) and copied into rows and remembered states.
 
 _MAX_INTERNED = 1 << 14
 _MAX_STATES = 1 << 16
 _MAX_TRANSITIONS = 1 << 18
+#: Sets with more rules than this are never canonical (each change would copy them).
+_MAX_CANONICAL_RULES = 64
 _OFFSET_RULES: dict[int, Rule] = {}
 _CFA_RULES: dict[tuple[int, int], CFARule] = {}
 _EMPTY: dict[int, Rule] = {}
 _STATES: dict[tuple[tuple[int, Rule], ...], dict[int, Rule]] = {(): _EMPTY}
+#: ids of the canonical sets (they live for ever, so an id here is never another object's).
+_CANONICAL: set[int] = {id(_EMPTY)}
 #: (id(state), register, rule or None for "no rule") -> the state after the change.
 _TRANSITIONS: dict[tuple[int, int, Rule | None], dict[int, Rule]] = {}
 #: (id(state), DW_CFA_offset opcode, offset): its transitions, keyed by plain ints (fast to hash).
@@ -110,6 +128,11 @@ def _intern_cfa(register: int, offset: int) -> CFARule:
     return rule
 
 
+def _own(regs: dict[int, Rule]) -> dict[int, Rule]:
+    """``regs`` to keep (in a row, a remembered state, a cache): canonical ones as they are, others copied."""
+    return regs if id(regs) in _CANONICAL else dict(regs)
+
+
 def _set_rule(regs: dict[int, Rule], reg: int, rule: Rule | None) -> dict[int, Rule]:
     """The register state ``regs`` with ``reg``'s rule replaced (removed when ``rule`` is None)."""
     key = (id(regs), reg, rule)
@@ -120,19 +143,23 @@ def _set_rule(regs: dict[int, Rule], reg: int, rule: Rule | None) -> dict[int, R
 
 
 def _transition(regs: dict[int, Rule], reg: int, rule: Rule | None, memo: dict, key: tuple) -> dict[int, Rule]:
-    new = dict(regs)
+    canonical_from = id(regs) in _CANONICAL
+    new = dict(regs) if canonical_from else regs  # a private set is changed in place
     if rule is None:
         new.pop(reg, None)
     else:
         new[reg] = rule  # an existing register keeps its place: the order is the order of first rule
+    if len(new) > _MAX_CANONICAL_RULES:
+        return new
     items = tuple(new.items())
     canonical = _STATES.get(items)
     if canonical is None:
         if len(_STATES) >= _MAX_STATES:
             return new
-        canonical = _STATES[items] = new
+        canonical = _STATES[items] = new if canonical_from else dict(new)
+        _CANONICAL.add(id(canonical))
     # Remembered only from a canonical state: those live for ever, so their id is never reused.
-    if len(memo) < _MAX_TRANSITIONS and _STATES.get(tuple(regs.items())) is regs:
+    if canonical_from and len(memo) < _MAX_TRANSITIONS:
         memo[key] = canonical
     return canonical
 
@@ -150,6 +177,7 @@ def _execute(
     entry_offset: int,
     insn_address: int,
     func: int | None,
+    budget: Budget,
 ) -> tuple[int, int | None, CFARule, dict[int, Rule]]:
     """Run ``code`` from the row ``(cfa, regs)``; return ``(loc, next_loc, cfa, regs)``.
 
@@ -158,8 +186,14 @@ def _execute(
     returned row is the one governing ``stop_pc``; ``next_loc`` is where that row ends (None
     when the instructions ran out first). ``initial`` is the CIE's register state
     (DW_CFA_restore), ``insn_address`` (the address of ``code``) and ``func`` are the bases of
-    a DW_CFA_set_loc operand. ``regs`` is a canonical state (see ``_set_rule``).
+    a DW_CFA_set_loc operand. ``regs`` is a canonical state or one this run may change (see
+    ``_transition``). Instruction bytes and every rule copied are charged to ``budget``.
     """
+    budget.cfi_work += len(code)  # charged inline: this is the hot path (see Budget.spend_cfi_work)
+    if budget.cfi_work > budget.max_cfi_work:
+        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
+    max_rules = budget.rules_per_row
+    copied = 0
     caf = cie.code_alignment_factor
     daf = cie.data_alignment_factor
     offset_rules = _OFFSET_RULES
@@ -200,8 +234,11 @@ def _execute(
                     pos += 1
                 else:
                     off, pos = read_uleb128(code, pos)
-                new_cfa = cfa_rules.get((cfa[0], off))
-                cfa = new_cfa if new_cfa is not None else _intern_cfa(cfa[0], off)
+                if cfa[2] is None:
+                    new_cfa = cfa_rules.get((cfa[0], off))
+                    cfa = new_cfa if new_cfa is not None else _intern_cfa(cfa[0], off)
+                else:  # the expression stays: libgcc's "cfa_how deliberately not set"
+                    cfa = CFARule(cfa[0], off, cfa[2])
                 continue
             elif op == DW_CFA_nop:
                 continue
@@ -209,14 +246,21 @@ def _execute(
                 new = loc + code[pos] * caf
                 pos += 1
             elif op == DW_CFA_remember_state:
-                if len(stack) >= MAX_STATE_STACK:
-                    raise CFIError("remember_state nested too deeply", section, entry_offset)
-                stack.append((cfa, regs))  # states are never mutated: no copy
+                if len(stack) >= budget.remember_depth:
+                    raise CFIError(f"remember_state nested deeper than {budget.remember_depth} "
+                                   f"(cap remember_depth, {variable('remember_depth')})", section, entry_offset)
+                budget.cfi_work += len(regs)
+                if budget.cfi_work > budget.max_cfi_work:
+                    budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
+                stack.append((cfa, _own(regs)))  # canonical states are never changed: no copy
                 continue
             elif op == DW_CFA_restore_state:
-                if not stack:
-                    raise CFIError("restore_state without remember_state", section, entry_offset)
-                cfa, regs = stack.pop()
+                if stack:  # with nothing remembered it changes nothing, as in readelf and gdb
+                    cfa, saved = stack.pop()
+                    budget.cfi_work += len(saved)
+                    if budget.cfi_work > budget.max_cfi_work:
+                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
+                    regs = saved
                 continue
             elif op == DW_CFA_advance_loc2:
                 new = loc + _U16.unpack_from(code, pos)[0] * caf
@@ -275,7 +319,7 @@ def _execute(
                     cfa = _intern_cfa(_check_reg(reg), off * daf)
                 elif op == DW_CFA_def_cfa_offset_sf:
                     off, pos = read_sleb128(code, pos)
-                    cfa = _intern_cfa(cfa[0], off * daf)
+                    cfa = _intern_cfa(cfa[0], off * daf) if cfa[2] is None else CFARule(cfa[0], off * daf, cfa[2])
                 elif op == DW_CFA_def_cfa_expression:
                     size, pos = read_uleb128(code, pos)
                     if pos + size > end:
@@ -299,10 +343,29 @@ def _execute(
                 continue
             # An advance: the row so far ends here.
             if stop_pc is not None and new > stop_pc:
+                if len(regs) > max_rules:
+                    _check_row(regs, max_rules)
                 return loc, new, cfa, regs
             if out is not None:
-                out.append((loc, cfa, regs))
+                prev = out[-1][2] if out else None
+                if prev is not None and (prev is regs or prev == regs):
+                    out.append((loc, cfa, prev))  # consecutive rows with equal rules share them
+                else:
+                    _check_row(regs, max_rules)
+                    budget.cfi_work += len(regs)
+                    if budget.cfi_work > budget.max_cfi_work:
+                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
+                    copied += len(regs)
+                    if copied > budget.rules_per_fde:
+                        raise CFIError(f"more than {budget.rules_per_fde:,} register rules in its rows "
+                                       f"(cap rules_per_fde, {variable('rules_per_fde')})")
+                    out.append((loc, cfa, _own(regs)))
+                if len(out) >= budget.rows_per_fde:
+                    raise CFIError(f"more than {budget.rows_per_fde:,} rows "
+                                   f"(cap rows_per_fde, {variable('rows_per_fde')})")
             loc = new
+        if len(regs) > max_rules:
+            _check_row(regs, max_rules)
     except (IndexError, struct.error):
         raise CFIError("instructions run past the end of the entry", section, entry_offset) from None
     except CFIError as e:
@@ -312,56 +375,85 @@ def _execute(
     return loc, None, cfa, regs
 
 
+def _check_row(regs: dict[int, Rule], max_rules: int) -> None:
+    if len(regs) > max_rules:
+        raise CFIError(f"{len(regs):,} register rules in one row, more than {max_rules:,} "
+                       f"(cap rules_per_row, {variable('rules_per_row')})")
+
+
 def _check_reg(reg: int) -> int:
     if reg >= MAX_REGISTER:
         raise CFIError(f"register number {reg} is out of range")
     return reg
 
 
-def _initial_state(cie: CIE, section: str) -> tuple[CFARule, dict[int, Rule]]:
+def _initial_state(cie: CIE, section: str, budget: Budget) -> tuple[CFARule, dict[int, Rule]]:
+    """The CIE's initial rules, computed once; a CIE that cannot be run fails once, then from its cache."""
     cached = cie.initial_state
     if cached is None:
-        _, _, cfa, regs = _execute(cie.instructions, cie, _NO_CFA, _EMPTY, None, 0, None, None, section, cie.offset,
-                                   cie.instructions_address, None)
+        try:
+            _, _, cfa, regs = _execute(cie.instructions, cie, UNDEFINED_CFA, _EMPTY, None, 0, None, None, section,
+                                       cie.offset, cie.instructions_address, None, budget)
+        except CFIError as e:
+            cie.initial_state = e  # 20,000 FDEs sharing a bad CIE must not run it 20,000 times
+            raise
         cached = cie.initial_state = (cfa, regs)
+    elif isinstance(cached, CFIError):
+        raise cached
     return cached  # type: ignore[return-value]
 
 
-def rows(fde: FDE) -> list[Row]:
-    """Every row of ``fde``, in order, with readelf's convention for row boundaries.
+def _fresh_state(fde: FDE, budget: Budget) -> tuple[CFARule, dict[int, Rule], dict[int, Rule]]:
+    """``(cfa, regs, initial)`` to run ``fde`` from: ``regs`` is the CIE's rules, copied unless canonical."""
+    cfa, initial = _initial_state(fde.cie, fde.section, budget)
+    budget.cfi_work += len(initial)
+    if budget.cfi_work > budget.max_cfi_work:
+        budget.cfi_work_exhausted(f"{fde.section} entry at {fde.offset:#x}")
+    return cfa, _own(initial), initial
+
+
+def rows(fde: FDE, budget: Budget | None = None) -> list[Row]:
+    """Every row of ``fde`` that governs an address, in order, with readelf's row boundaries.
 
     A row is produced each time an advance instruction moves the location, so
-    advances by zero give rows of zero length, as in readelf's output.
+    advances by zero give rows of zero length, as in readelf's output. Rows an
+    advance put at or past the FDE's end govern nothing and are left out
+    (:func:`row_table` keeps them, as readelf lists them).
     """
-    table = row_table(fde)
-    ends = [r[0] for r in table[1:]]
-    ends.append(fde.pc_end)
-    return [Row(loc, end, cfa, regs, fde) for (loc, cfa, regs), end in zip(table, ends)]
+    table = row_table(fde, budget)
+    end_pc = fde.pc_end
+    kept = [table[0]] + [r for r in table[1:] if r[0] < end_pc]
+    ends = [r[0] for r in kept[1:]]
+    ends.append(max(end_pc, kept[-1][0]))
+    return [Row(loc, end, cfa, regs, fde) for (loc, cfa, regs), end in zip(kept, ends)]
 
 
-def row_table(fde: FDE) -> list[tuple[int, CFARule, dict[int, Rule]]]:
-    """The rows of ``fde`` in their lean form, ``(loc, cfa, regs)``, for bulk output.
+def row_table(fde: FDE, budget: Budget | None = None) -> list[tuple[int, CFARule, dict[int, Rule]]]:
+    """The rows of ``fde`` in their lean form, ``(loc, cfa, regs)``, as readelf lists them.
 
-    Rows with equal register rules share one ``regs`` dict (shared, never to be mutated), so
-    a formatter can format each dict once (key it by ``id``).
+    Rows with equal register rules usually share one ``regs`` dict (shared: never to be
+    mutated), so a formatter can format each dict once (key it by ``id``). ``budget`` is
+    charged for the work (None: only the per-row and per-FDE caps apply).
     """
-    cie = fde.cie
-    cfa, regs = _initial_state(cie, fde.section)
+    if budget is None:
+        budget = caps_only()
+    cfa, regs, initial = _fresh_state(fde, budget)
     code = fde.instructions
-    if code.count(0) == len(code):  # no instructions but padding (DW_CFA_nop): a third of a libc's FDEs
-        return [(fde.pc_begin, cfa, regs)]
     out: list[tuple[int, CFARule, dict[int, Rule]]] = []
     # Instruction operands are read from the instruction bytes: the pcrel base of set_loc
     # (the only pointer operand) is the address of those bytes in the section.
-    loc, _, cfa, regs = _execute(code, cie, cfa, regs, regs, fde.pc_begin, None, out, fde.section,
-                                 fde.offset, fde.instructions_address, fde.pc_begin)
-    out.append((loc, cfa, regs))
+    loc, _, cfa, regs = _execute(code, fde.cie, cfa, regs, initial, fde.pc_begin, None, out, fde.section,
+                                 fde.offset, fde.instructions_address, fde.pc_begin, budget)
+    prev = out[-1][2] if out else None
+    out.append((loc, cfa, prev if prev is not None and (prev is regs or prev == regs) else regs))
     return out
 
 
-def row_at(fde: FDE, pc: int) -> Row:
+def row_at(fde: FDE, pc: int, budget: Budget | None = None) -> Row:
     """The row of ``fde`` that governs ``pc``; decodes instructions only up to ``pc``."""
-    cfa, initial = _initial_state(fde.cie, fde.section)
-    loc, next_loc, cfa, regs = _execute(fde.instructions, fde.cie, cfa, initial, initial, fde.pc_begin, pc, None,
-                                        fde.section, fde.offset, fde.instructions_address, fde.pc_begin)
+    if budget is None:
+        budget = caps_only()
+    cfa, regs, initial = _fresh_state(fde, budget)
+    loc, next_loc, cfa, regs = _execute(fde.instructions, fde.cie, cfa, regs, initial, fde.pc_begin, pc, None,
+                                        fde.section, fde.offset, fde.instructions_address, fde.pc_begin, budget)
     return Row(loc, fde.pc_end if next_loc is None else next_loc, cfa, regs, fde)

@@ -6,8 +6,8 @@ import bisect
 import os
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
+from ..cfi.budget import Budget
 from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
@@ -15,6 +15,7 @@ from ..errors import CFIError, DwarfUnwindError, ELFError
 from .demangle import demangle
 from .reader import _BINDING_RANK, _SYM, ET_REL, SYMBOL_TYPES, ELFReader, apply_relocations, symbol_name
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .lines import LineTable
 
@@ -145,12 +146,15 @@ class ElfFile:
                 return fde
         return None
 
-    def row_for(self, address: int) -> Row | None:
-        """The unwind row that governs ``address`` (an unrelocated address of this file), or None."""
+    def row_for(self, address: int, budget: Budget | None = None) -> Row | None:
+        """The unwind row that governs ``address`` (an unrelocated address of this file), or None.
+
+        The decoding is charged to ``budget`` (None: only the per-row and per-FDE caps apply).
+        """
         fde = self.fde_for(address)
         if fde is None:
             return None
-        return row_at(fde, address)
+        return row_at(fde, address, budget)
 
     def rows(self, fde: FDE) -> list[Row]:
         """Every row of ``fde``."""

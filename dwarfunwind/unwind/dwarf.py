@@ -10,8 +10,10 @@ import struct
 from collections.abc import Callable
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
+from ..cfi.budget import Budget
 from ..cfi.expr import RegisterUnavailable, evaluate
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
+from ..errors import CFIError
 from .memory import Locate, ReadWord
 
 ReadMemory = Callable[[int, int], bytes]
@@ -34,12 +36,18 @@ class _Machine:
             raise RegisterUnavailable(regno) from None
 
 
-def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> int:
-    """The CFA of the frame described by ``row``, whose registers are ``regs``."""
+def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory, budget: Budget | None = None) -> int:
+    """The CFA of the frame described by ``row``, whose registers are ``regs``.
+
+    A row whose CFA nothing defined (``.cfi_startproc simple``) raises CFIError.
+    """
     cfa = row.cfa
     if cfa.expression is not None:
         # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
-        return evaluate(cfa.expression, _Machine(regs, read_memory), [])
+        return evaluate(cfa.expression, _Machine(regs, read_memory), [], budget)
+    if cfa.register < 0:
+        fde = row.fde
+        raise CFIError(f"the CFA is undefined at {row.loc:#x} (no DW_CFA_def_cfa)", fde.section, fde.offset)
     try:
         return (regs[cfa.register] + cfa.offset) & MASK
     except KeyError:
@@ -47,12 +55,13 @@ def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> int:
 
 
 #: A row compiled for the walk: ``(cfa_register, cfa_offset, cfa_expression, carried, rules,
-#: outermost, signal_frame, saved)``. ``carried`` are the callee-saved registers without a
-#: rule (they keep their value), ``rules`` the row's ``(register, kind, argument)`` in row
-#: order. ``saved`` is set when every rule is "saved at CFA+N" (the usual row): ``(lowest N,
-#: struct of the slots from there, their registers)``, to read every slot with one unpack.
+#: outermost, signal_frame, saved, ra_column, fde)``. ``carried`` are the callee-saved registers
+#: without a rule (they keep their value), ``rules`` the row's ``(register, kind, argument)`` in
+#: row order. ``saved`` is set when every rule is "saved at CFA+N" (the usual row): ``(lowest
+#: N, struct of the slots from there, their registers)``, to read every slot with one unpack.
+#: ``ra_column`` is the CIE's return-address column.
 Plan = tuple[int, int, "bytes | None", tuple[int, ...], tuple[tuple[int, int, "int | bytes"], ...], bool, bool,
-             "tuple[int, struct.Struct, tuple[int, ...]] | None"]
+             "tuple[int, struct.Struct, tuple[int, ...]] | None", int, "Row"]
 
 #: Rows whose saved slots span more than this many bytes are read slot by slot.
 MAX_SAVED_SPAN = 512
@@ -61,7 +70,8 @@ MAX_SAVED_SPAN = 512
 def compile_row(row: Row) -> Plan:
     """Resolve once what :func:`step` would work out from ``row`` on every frame."""
     cfa = row.cfa
-    ra_rule = row.regs.get(RA)
+    ra_column = row.fde.cie.return_address_register
+    ra_rule = row.regs.get(ra_column)
     rules = tuple((regno, rule.kind, rule.arg) for regno, rule in row.regs.items())
     saved = None
     offsets = sorted((arg, regno) for regno, kind, arg in rules if kind == OFFSET and isinstance(arg, int))
@@ -75,76 +85,87 @@ def compile_row(row: Row) -> Plan:
             saved = (low, struct.Struct(fmt), tuple(regno for _, regno in offsets))
     return (cfa.register, cfa.offset, cfa.expression,
             tuple(sorted(r for r in CALLEE_SAVED if r not in row.regs and r != RSP)), rules,
-            ra_rule is None or ra_rule.kind == UNDEFINED, row.signal_frame, saved)
+            ra_rule is None or ra_rule.kind == UNDEFINED, row.signal_frame, saved, ra_column, row)
 
 
-def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, dict[int, int], bool]:
+def step(row: Row, regs: dict[int, int], read_memory: ReadMemory,
+         budget: Budget | None = None) -> tuple[int, dict[int, int], bool]:
     """Apply ``row`` to the callee's ``regs``.
 
     Returns ``(cfa, caller_regs, outermost)``. ``caller_regs`` holds only what
     the rules determine: registers with a rule, callee-saved registers without
     one (they keep their value), rsp = CFA unless a rule says otherwise, and rip
-    (column 16) from the return-address rule. ``outermost`` is True when the
-    return address is undefined (``_start``, ``clone3``). Raises
-    MemoryReadError, RegisterUnavailable or ExpressionError.
+    (16) from the rule of the CIE's return-address column (16 unless
+    ``.cfi_return_column`` said otherwise, as libgcc and gdb read it).
+    ``outermost`` is True when the return address is undefined (``_start``,
+    ``clone3``). Expression steps are charged to ``budget``. Raises
+    MemoryReadError, RegisterUnavailable, ExpressionError, CFIError (undefined
+    CFA) or BudgetExceeded.
     """
     return step_plan(compile_row(row), regs, lambda a: int.from_bytes(read_memory(a, 8), "little"), None,
-                     read_memory)
+                     read_memory, budget)
 
 
 def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Locate | None,
-              read_memory: ReadMemory) -> tuple[int, dict[int, int], bool]:
+              read_memory: ReadMemory, budget: Budget | None = None) -> tuple[int, dict[int, int], bool]:
     """:func:`step` with a compiled row.
 
     ``read_word(address)`` reads one little-endian u64; ``locate`` (may be None) finds bytes
     the target can hand over in place (dwarfunwind.unwind.memory).
     """
-    cfa_reg, cfa_off, cfa_expr, carried, rules, outermost, _, saved = plan
-    if cfa_expr is None:
+    cfa_reg, cfa_off, cfa_expr, carried, rules, outermost, _, saved, ra_column, row = plan
+    if cfa_expr is not None:
+        # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
+        cfa = evaluate(cfa_expr, _Machine(regs, read_memory), [], budget)
+    elif cfa_reg < 0:
+        fde = row.fde
+        raise CFIError(f"the CFA is undefined at {row.loc:#x} (no DW_CFA_def_cfa)", fde.section, fde.offset)
+    else:
         try:
             cfa = (regs[cfa_reg] + cfa_off) & MASK
         except KeyError:
             raise RegisterUnavailable(cfa_reg) from None
-    else:
-        # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
-        cfa = evaluate(cfa_expr, _Machine(regs, read_memory), [])
     # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
     caller = {r: regs[r] for r in carried if r in regs}
     caller[RSP] = cfa
+    where = None
     if saved is not None and locate is not None:
         low, slots, names = saved
         where = locate((cfa + low) & MASK, slots.size)
-        if where is not None:  # every slot readable in place: one unpack for the whole row
-            caller.update(zip(names, slots.unpack_from(where[0], where[1])))
-            if outermost:
-                caller.pop(RA, None)
-            return cfa, caller, outermost
-    machine = None
-    for regno, kind, arg in rules:
-        if kind == OFFSET:
-            caller[regno] = read_word((cfa + arg) & MASK)  # type: ignore[operator]
-        elif kind == VAL_OFFSET:
-            caller[regno] = (cfa + arg) & MASK  # type: ignore[operator]
-        elif kind == SAME_VALUE:
-            if regno in regs:
-                caller[regno] = regs[regno]
-            else:
+    if where is not None:  # every slot readable in place: one unpack for the whole row
+        caller.update(zip(names, slots.unpack_from(where[0], where[1])))
+    else:
+        machine = None
+        for regno, kind, arg in rules:
+            if kind == OFFSET:
+                caller[regno] = read_word((cfa + arg) & MASK)  # type: ignore[operator]
+            elif kind == VAL_OFFSET:
+                caller[regno] = (cfa + arg) & MASK  # type: ignore[operator]
+            elif kind == SAME_VALUE:
+                if regno in regs:
+                    caller[regno] = regs[regno]
+                else:
+                    caller.pop(regno, None)
+            elif kind == UNDEFINED:
                 caller.pop(regno, None)
-        elif kind == UNDEFINED:
-            caller.pop(regno, None)
-        elif kind == REGISTER:
-            if arg in regs:
-                caller[regno] = regs[arg]
+            elif kind == REGISTER:
+                if arg in regs:
+                    caller[regno] = regs[arg]
+                else:
+                    caller.pop(regno, None)
             else:
-                caller.pop(regno, None)
+                if machine is None:
+                    machine = _Machine(regs, read_memory)
+                # A register expression starts with the CFA pushed (DWARF 5, 6.4.2.3).
+                value = evaluate(arg, machine, [cfa], budget)  # type: ignore[arg-type]
+                if kind == EXPRESSION:
+                    value = int.from_bytes(read_memory(value, 8), "little")
+                caller[regno] = value
+    if ra_column != RA:
+        if ra_column in caller:
+            caller[RA] = caller[ra_column]
         else:
-            if machine is None:
-                machine = _Machine(regs, read_memory)
-            # A register expression starts with the CFA pushed (DWARF 5, 6.4.2.3).
-            value = evaluate(arg, machine, [cfa])  # type: ignore[arg-type]
-            if kind == EXPRESSION:
-                value = int.from_bytes(read_memory(value, 8), "little")
-            caller[regno] = value
+            caller.pop(RA, None)
     if outermost:
         caller.pop(RA, None)
     return cfa, caller, outermost

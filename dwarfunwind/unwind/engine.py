@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..arch.x86_64 import RA, RSP
+from ..cfi.budget import Budget
 from ..cfi.expr import RegisterUnavailable
-from ..errors import CFIError, ExpressionError, MemoryReadError
+from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
@@ -43,21 +44,31 @@ class Unwinder:
     # -- public -----------------------------------------------------------------------------------
 
     def unwind(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-               tids: Iterable[int] | None = None) -> list[StackTrace]:
-        """A :class:`StackTrace` per thread (crashed thread first), optionally only ``tids``."""
+               tids: Iterable[int] | None = None, budget: Budget | None = None) -> list[StackTrace]:
+        """A :class:`StackTrace` per thread (crashed thread first), optionally only ``tids``.
+
+        All threads share one ``budget`` (by default a fresh one for this call): the work
+        one input may cost is bounded however many threads it has (docs/security.md).
+        """
         wanted = set(tids) if tids is not None else None
-        return [self.unwind_thread(t, method=method, max_frames=max_frames)
+        if budget is None:
+            budget = Budget(getattr(self.target, "name", "") or "")
+        return [self.unwind_thread(t, method=method, max_frames=max_frames, budget=budget)
                 for t in self.target.threads() if wanted is None or t.tid in wanted]
 
     def unwind_thread(self, thread: ThreadInfo, *, method: str = "dwarf",
-                      max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
+                      max_frames: int = DEFAULT_MAX_FRAMES, budget: Budget | None = None) -> StackTrace:
         """Walk one thread.
 
         ``method="dwarf"`` uses CFI and falls back to frame pointers for a frame
         without CFI (marked ``method="fp"``); ``method="fp"`` uses only the rbp chain.
+        The CFI work is charged to ``budget`` (a fresh one when None); when it runs
+        out the walk ends with stop reason ``budget``, the frames before it kept.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}")
+        if budget is None:
+            budget = Budget(getattr(self.target, "name", "") or "")
         trace = StackTrace(thread, method=method)
         regs = {r: v for r, v in thread.registers.items() if 0 <= r <= RA}
         if RA not in regs:
@@ -67,8 +78,8 @@ class Unwinder:
         trace.frames.append(frame)
         seen: set[tuple[int, int | None]] = {(frame.pc, regs.get(RSP))}
         read = self.target.read_memory
-        # Words are read straight from a core's mapping, or through a page cache held for this
-        # walk only (a live process runs again between walks).
+        # Words are read in place from a core's mapping, or through a page cache held for this
+        # walk only (a live process may run again between walks).
         read_word, locate = walk_memory(self.target)
         max_frames = max(1, max_frames)
         while True:
@@ -76,7 +87,7 @@ class Unwinder:
                 trace.stop_reason = StopReason.FRAME_LIMIT
                 trace.stop_detail = f"{max_frames} frames"
                 break
-            stop = self._step(frame, method, read, read_word, locate)
+            stop = self._step(frame, method, read, budget, read_word, locate)
             if isinstance(stop, tuple):
                 trace.stop_reason, trace.stop_detail = stop
                 break
@@ -105,19 +116,27 @@ class Unwinder:
 
     # -- one step ---------------------------------------------------------------------------------
 
-    def _step(self, frame: Frame, method: str, read: ReadMemory,
-              read_word: ReadWord, locate: Locate | None) -> Frame | tuple[StopReason, str]:
-        lookup = frame.pc if frame.index == 0 or frame.interrupted else frame.pc - 1
+    def _step(self, frame: Frame, method: str, read: ReadMemory, budget: Budget, read_word: ReadWord,
+              locate: Locate | None) -> Frame | tuple[StopReason, str]:
+        lookup = frame.pc if frame.index == 0 or frame.interrupted else frame.pc - 1  # frame.lookup_pc
         if method == "dwarf":
             hit = self._plans.get(lookup)
             if hit is None:
-                hit = self._plan_for(lookup)
+                try:
+                    hit = self._plan_for(lookup, budget)
+                except BudgetExceeded as e:
+                    module = self.modules.find(lookup)
+                    return StopReason.BUDGET, f"{e}; frame {frame.index} in {module.path if module else '?'}"
             module, plan = hit
         else:
             module, plan = self.modules.find(lookup), None
         if plan is not None:
             try:
-                cfa, regs, outermost = dwarf.step_plan(plan, frame.registers, read_word, locate, read)
+                cfa, regs, outermost = dwarf.step_plan(plan, frame.registers, read_word, locate, read, budget)
+            except BudgetExceeded as e:
+                fde = plan[9].fde
+                return StopReason.BUDGET, (f"{e}; frame {frame.index} in {module.path if module else '?'} "
+                                           f"{fde.section} FDE at {fde.offset:#x}")
             except MemoryReadError as e:
                 return StopReason.MEMORY, str(e)
             except RegisterUnavailable as e:
@@ -150,9 +169,10 @@ class Unwinder:
             frame.cfa = cfa
         return self._frame(frame.index + 1, regs, "fp", interrupted=interrupted)
 
-    def _plan_for(self, lookup: int) -> tuple[Module | None, Plan | None]:
+    def _plan_for(self, lookup: int, budget: Budget) -> tuple[Module | None, Plan | None]:
+        """The module and compiled row for ``lookup`` (cached; BudgetExceeded propagates, nothing cached)."""
         module = self.modules.find(lookup)
-        row = module.row_for(lookup) if module is not None else None
+        row = module.row_for(lookup, budget) if module is not None else None
         hit = (module, dwarf.compile_row(row) if row is not None else None)
         if len(self._plans) < MAX_CACHED_PCS:
             self._plans[lookup] = hit
