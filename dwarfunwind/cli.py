@@ -134,12 +134,14 @@ def cmd_unwind(args: argparse.Namespace) -> int:
         if args.thread is not None and all(t.tid != args.thread for t in program.threads()):
             _err(f"{program.target.name}: no thread {args.thread}")
             return 2
+        inline = args.inline or args.source
+        words = {"inline": inline, "demangle": not args.no_demangle}
         if args.method == "compare":
-            dwarf = program.stack_traces(method="dwarf", max_frames=args.max_frames, tids=tids)
-            fp = program.stack_traces(method="fp", max_frames=args.max_frames, tids=tids)
+            dwarf = program.stack_traces(method="dwarf", max_frames=args.max_frames, tids=tids, **words)
+            fp = program.stack_traces(method="fp", max_frames=args.max_frames, tids=tids, **words)
             traces = dwarf
         else:
-            traces = program.stack_traces(method=args.method, max_frames=args.max_frames, tids=tids)
+            traces = program.stack_traces(method=args.method, max_frames=args.max_frames, tids=tids, **words)
         if args.save:
             _save(program, traces, args.save)
         problems = program.problems
@@ -147,15 +149,15 @@ def cmd_unwind(args: argparse.Namespace) -> int:
     for problem in problems:
         _err(problem)
     if args.json:
-        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
+        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source, inline=inline) for t in traces]}
         if args.method == "compare":
-            doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
+            doc["fp_threads"] = [trace_to_dict(t, source=args.source, inline=inline) for t in fp]
         print(json.dumps(doc))
     else:
         out = []
         for i, t in enumerate(traces):
             out.extend(compare_lines(t, fp[i]) if args.method == "compare" else
-                       trace_lines(t, registers=args.registers, source=args.source))
+                       trace_lines(t, registers=args.registers, source=args.source, inline=inline))
             out.append("")
         sys.stdout.write("\n".join(out))
     if not traces or all(len(t.frames) == 0 for t in traces):
@@ -249,7 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dwarf: CFI, with frame pointers where a frame has none (default); fp: rbp chain only; "
                         "compare: both side by side")
     u.add_argument("--registers", action="store_true", help="print every register known in each frame")
-    u.add_argument("--source", action="store_true", help="source file:line of each frame, from DWARF line tables")
+    u.add_argument("--source", action="store_true",
+                   help="source file:line of each frame and its inlined calls, from DWARF (implies --inline)")
+    u.add_argument("--inline", action="store_true", help="show the calls inlined at each frame's pc")
+    u.add_argument("--no-demangle", action="store_true", help="show C++ and Rust names as in the symbol table")
     u.add_argument("--json", action="store_true", help="machine-readable output (see README for the schema)")
     u.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each thread after N frames (4096)")
     u.add_argument("--thread", type=int, metavar="TID", help="only this thread")

@@ -10,12 +10,16 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .cfi.rules import Row
 from .elf.module import ElfFile
 from .elf.reader import PT_LOAD, ELFReader
 from .errors import DwarfUnwindError, ELFError, MemoryReadError
 from .targets.base import Mapping, Target
+
+if TYPE_CHECKING:
+    from .symbolize.symcache import SourceLocation
 
 #: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
 MAX_VDSO_SIZE = 1 << 20
@@ -60,8 +64,12 @@ class Module:
         return row
 
     def source(self, pc: int) -> tuple[str, int] | None:
-        """(file, line) for runtime address ``pc`` from DWARF line tables (decoded on first use)."""
+        """(file, line) in the function containing runtime address ``pc`` (see ElfFile.source)."""
         return self.elf.source(pc - self.bias) if self.elf is not None else None
+
+    def source_chain(self, pc: int) -> list[SourceLocation]:
+        """The inline chain at runtime address ``pc``, innermost first (see ElfFile.source_chain)."""
+        return self.elf.source_chain(pc - self.bias) if self.elf is not None else []
 
     def symbolize(self, pc: int) -> tuple[str, int] | None:
         """(function, offset) for runtime address ``pc``."""

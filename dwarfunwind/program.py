@@ -7,6 +7,7 @@ from types import TracebackType
 
 from .errors import TargetError
 from .modules import ModuleMap
+from .symbolize import annotate
 from .targets.base import Target, ThreadInfo
 from .unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from .unwind.frame import StackTrace
@@ -70,12 +71,20 @@ class Program:
         return list(self.target.threads())
 
     def stack_traces(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-                     tids: Iterable[int] | None = None) -> list[StackTrace]:
-        """One trace per thread, the crashed thread first."""
-        return self.unwinder.unwind(method=method, max_frames=max_frames, tids=tids)
+                     tids: Iterable[int] | None = None, inline: bool = False,
+                     demangle: bool = True) -> list[StackTrace]:
+        """One trace per thread, the crashed thread first.
+
+        ``inline`` fills ``frame.inlined`` (from DWARF, loaded on demand); ``demangle``
+        shows C++ and Rust names as gdb does (``frame.linkage_name`` keeps the raw one).
+        """
+        traces = self.unwinder.unwind(method=method, max_frames=max_frames, tids=tids)
+        annotate(traces, inline=inline, demangle=demangle)
+        return traces
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
-                    max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
+                    max_frames: int = DEFAULT_MAX_FRAMES, inline: bool = False,
+                    demangle: bool = True) -> StackTrace:
         """The trace of thread ``tid`` (default: the crashed or first thread)."""
         threads = self.threads()
         if not threads:
@@ -83,7 +92,9 @@ class Program:
         thread = threads[0] if tid is None else next((t for t in threads if t.tid == tid), None)
         if thread is None:
             raise LookupError(f"{self.target.name}: no thread {tid}")
-        return self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
+        trace = self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
+        annotate([trace], inline=inline, demangle=demangle)
+        return trace
 
     @property
     def problems(self) -> list[str]:
@@ -97,6 +108,9 @@ class Program:
                     if text not in seen:
                         seen.add(text)
                         out.append(text)
+        from .symbolize.demangle import problems as demangle_problems
+
+        out.extend(demangle_problems())
         return out
 
     def close(self) -> None:

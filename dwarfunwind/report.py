@@ -51,13 +51,14 @@ def fde_text(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str
     return "\n".join(lines) + "\n\n"
 
 
-def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
-    """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
+def frame_to_dict(frame: Frame, *, source: bool = False, inline: bool = False) -> dict[str, Any]:
+    """One frame in the ``unwind --json`` schema (with ``source`` and ``inlined`` when asked for)."""
     out: dict[str, Any] = {
         "index": frame.index,
         "pc": frame.pc,
         "cfa": frame.cfa,
         "function": frame.function,
+        "linkage_name": frame.linkage_name,
         "offset": frame.offset,
         "module": frame.module.name if frame.module is not None else None,
         "method": frame.method,
@@ -68,19 +69,29 @@ def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
     if source:
         where = frame.source()
         out["source"] = {"file": where[0], "line": where[1]} if where is not None else None
+    if inline:
+        out["inlined"] = [{"function": i.function, "linkage_name": i.linkage_name, "file": i.file,
+                           "line": i.line or None} for i in frame.inlined or ()]
     return out
 
 
-def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
+def trace_to_dict(trace: StackTrace, *, source: bool = False, inline: bool = False) -> dict[str, Any]:
     """One thread in the ``unwind --json`` schema."""
     return {
         "tid": trace.thread.tid,
         "crashed": trace.thread.crashed,
-        "frames": [frame_to_dict(f, source=source) for f in trace.frames],
+        "frames": [frame_to_dict(f, source=source, inline=inline) for f in trace.frames],
         "stop_reason": trace.stop_reason.value,
         "stop_detail": trace.stop_detail,
         "reliable": trace.reliable,
     }
+
+
+def inline_lines(frame: Frame) -> list[str]:
+    """The functions inlined at a frame's pc, innermost first, as gdb shows them: no address of their own."""
+    module = f" ({frame.module.name})" if frame.module is not None else ""
+    return [f"#{frame.index:<3} {'':18} in {i.function}{module}"
+            f"{f' at {i.file}:{i.line}' if i.file else ''}  [inlined]" for i in frame.inlined or ()]
 
 
 def frame_line(frame: Frame, *, source: bool = False) -> str:
@@ -108,7 +119,8 @@ def register_lines(frame: Frame, indent: str = "      ") -> list[str]:
     return [indent + "  ".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
 
 
-def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False) -> list[str]:
+def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False,
+                inline: bool = False) -> list[str]:
     """A thread's frames and its stop reason, as text."""
     t = trace.thread
     head = f"Thread {t.tid}"
@@ -116,6 +128,8 @@ def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = Fa
         head += f" (crashed{f', signal {t.signal}' if t.signal else ''})"
     lines = [head + ":"]
     for f in trace.frames:
+        if inline:
+            lines.extend(inline_lines(f))
         lines.append(frame_line(f, source=source))
         if registers:
             lines.extend(register_lines(f))

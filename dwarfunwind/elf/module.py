@@ -11,11 +11,10 @@ from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
-from .demangle import demangle
-from .reader import ET_REL, ELFReader, apply_relocations, symbol_entries, symbol_name
+from .reader import ET_REL, PT_LOAD, ELFReader, apply_relocations, symbol_entries, symbol_name
 
 if TYPE_CHECKING:
-    from .lines import LineTable
+    from ..symbolize.symcache import SourceLocation, SourceTable
 
 DEBUG_ROOT = "/usr/lib/debug"
 
@@ -36,7 +35,7 @@ class ElfFile:
         self._sections: list[CFISection] | None = None
         self._debug_sections_added = False
         self._symbols: SymbolTable | None = None
-        self._lines: "LineTable | None | bool" = None  # False: looked for, none
+        self._lines: "SourceTable | None | bool" = None  # False: looked for, none
         #: Problems met while opening sections (the rest is still served).
         self.errors: list[DwarfUnwindError] = []
 
@@ -156,25 +155,33 @@ class ElfFile:
 
     # -- source lines ------------------------------------------------------------------------------
 
-    def source(self, address: int) -> tuple[str, int] | None:
-        """(file, line) for an unrelocated address, from this file's or its debug file's line tables."""
+    def source_chain(self, address: int) -> list[SourceLocation]:
+        """The inline chain at an unrelocated address, innermost inlined function first, the containing
+        function last, each with its file and line; from this file's or its debug file's DWARF."""
         if self._lines is None:
             self._lines = False
             for reader in (self.reader, self.debug_file()):
                 if reader is not None and reader.section(".debug_line") is not None and \
                         reader.section(".debug_info") is not None and reader.name != "[vdso]":
-                    from .lines import LineTable
+                    from ..symbolize.symcache import SourceTable
 
-                    self._lines = LineTable(reader.name)
+                    self._lines = SourceTable(reader.name, self.build_id, _image_base(reader))
                     break
         if self._lines is False:
-            return None
+            return []
         try:
             return self._lines.lookup(address)  # type: ignore[union-attr]
         except DwarfUnwindError as e:
             self.errors.append(e)
             self._lines = False
+            return []
+
+    def source(self, address: int) -> tuple[str, int] | None:
+        """(file, line) in the function containing an unrelocated address (the outermost inlined call's line)."""
+        chain = self.source_chain(address)
+        if not chain or chain[-1].file is None:
             return None
+        return chain[-1].file, chain[-1].line
 
     # -- symbols ----------------------------------------------------------------------------------
 
@@ -196,13 +203,21 @@ class ElfFile:
         return SymbolTable(*table) if table is not None else SymbolTable(b"", b"")
 
 
+def _image_base(reader: ELFReader) -> int:
+    """The first PT_LOAD's address: SymCache addresses are relative to it (0 for PIE and libraries)."""
+    try:
+        return next((s.vaddr for s in reader.segments if s.type == PT_LOAD), 0)
+    except ELFError:
+        return 0
+
+
 class SymbolTable:
     """Function and object symbols sorted by address; names are decoded only when looked up.
 
     Several names often share an address (aliases, versioned names): one is kept,
     preferring a sized symbol, then global over weak over local, then the default
-    version (name@@V). It is shown without its version and demangled, as gdb and
-    eu-stack show it.
+    version (name@@V). It is given without its version, not demangled (see
+    dwarfunwind.symbolize.demangle).
     """
 
     def __init__(self, raw: bytes, strtab: bytes) -> None:
@@ -232,4 +247,4 @@ class SymbolTable:
         if size and address >= value + size:
             return None
         name = symbol_name(self._strtab, name_off)
-        return demangle(name.split("@", 1)[0] or name), address - value
+        return name.split("@", 1)[0] or name, address - value
