@@ -126,8 +126,22 @@ def _usage_error(message: str) -> int:
     return 2
 
 
+def _download_progress(what: str, done: int, total: int | None) -> None:
+    """debuginfod downloads on a terminal: one line, rewritten."""
+    size = f"{done >> 10} KiB" + (f" of {total >> 10} KiB" if total else "")
+    sys.stderr.write(f"\rdwarfunwind: fetching {what} from debuginfod: {size}\x1b[K")
+    if total is not None and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
 def cmd_unwind(args: argparse.Namespace) -> int:
     from .report import compare_lines, trace_lines, trace_to_dict
+
+    if args.debuginfod or sys.stderr.isatty():
+        from .symbolize import debuginfod
+
+        debuginfod.configure(args.debuginfod, _download_progress if sys.stderr.isatty() else None)
 
     with _open_program(args) as program:
         tids = [args.thread] if args.thread is not None else None
@@ -255,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="source file:line of each frame and its inlined calls, from DWARF (implies --inline)")
     u.add_argument("--inline", action="store_true", help="show the calls inlined at each frame's pc")
     u.add_argument("--no-demangle", action="store_true", help="show C++ and Rust names as in the symbol table")
+    u.add_argument("--debuginfod", metavar="URL",
+                   help="fetch missing debug files by build-id from this server (before DEBUGINFOD_URLS)")
     u.add_argument("--json", action="store_true", help="machine-readable output (see README for the schema)")
     u.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each thread after N frames (4096)")
     u.add_argument("--thread", type=int, metavar="TID", help="only this thread")

@@ -186,6 +186,15 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
             break
         if chosen is None:
             chosen = elf  # the best by path, kept in case nothing matches by build-id
+    if chosen is None and want:
+        from .symbolize import debuginfod
+
+        fetched = debuginfod.fetch(want, "executable", os.path.basename(path)) if debuginfod.enabled() else None
+        if fetched is not None:
+            try:
+                chosen = ElfFile.open(fetched)
+            except ELFError as e:
+                problems.append(str(e))
     if chosen is None:
         problems.append(f"{path}: module not found; frames in it have no CFI or symbols")
         return Module(path, maps[0].start, maps[0].end, 0, None)

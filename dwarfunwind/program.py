@@ -108,8 +108,10 @@ class Program:
                     if text not in seen:
                         seen.add(text)
                         out.append(text)
+        from .symbolize import debuginfod
         from .symbolize.demangle import problems as demangle_problems
 
+        out.extend(debuginfod.problems())
         out.extend(demangle_problems())
         return out
 

@@ -32,6 +32,7 @@ class ElfFile:
         self._debug_root = debug_root
         self._find_debug = find_debug
         self._debug: ELFReader | None | bool = False  # False: not looked for yet
+        self._fetched = False  # asked debuginfod already
         self._sections: list[CFISection] | None = None
         self._debug_sections_added = False
         self._symbols: SymbolTable | None = None
@@ -52,8 +53,12 @@ class ElfFile:
         except ELFError:
             return None
 
-    def debug_file(self) -> ELFReader | None:
-        """The separate debug file, by build-id then .gnu_debuglink, or None."""
+    def debug_file(self, *, fetch: bool = False) -> ELFReader | None:
+        """The separate debug file, by build-id then .gnu_debuglink, or None.
+
+        With ``fetch``, and none found here, it is asked of the debuginfod servers
+        (DEBUGINFOD_URLS or --debuginfod), once.
+        """
         if self._debug is False:
             self._debug = None
             if self._find_debug and self._debug_root:
@@ -65,6 +70,20 @@ class ElfFile:
                             break
                     except ELFError:
                         continue
+        if fetch and self._debug is None and not self._fetched and self._find_debug:
+            self._fetched = True
+            from ..symbolize import debuginfod
+
+            bid = self.build_id
+            path = debuginfod.fetch(bid, "debuginfo", os.path.basename(self.path)) \
+                if bid and debuginfod.enabled() else None
+            if path is not None:
+                try:
+                    self._debug = ELFReader.open(path)
+                    self._debug_sections_added = False  # its .debug_frame may now serve
+                    self._sections = None
+                except ELFError as e:
+                    self.errors.append(e)
         return self._debug  # type: ignore[return-value]
 
     def _debug_candidates(self) -> Iterator[str]:
@@ -132,14 +151,18 @@ class ElfFile:
 
     def fde_for(self, address: int) -> FDE | None:
         """The FDE covering ``address``: .eh_frame first, then .debug_frame (also from a debug file)."""
-        for section in self.cfi_sections(include_debug_file=True):
-            try:
-                fde = section.fde_for(address)
-            except CFIError as e:
-                self.errors.append(e)
-                continue
-            if fde is not None:
-                return fde
+        for attempt in range(2):
+            for section in self.cfi_sections(include_debug_file=True):
+                try:
+                    fde = section.fde_for(address)
+                except CFIError as e:
+                    self.errors.append(e)
+                    continue
+                if fde is not None:
+                    return fde
+            # No CFI here: a debug file from debuginfod may have a .debug_frame (asked once).
+            if attempt or self._fetched or self._debug is not None or self.debug_file(fetch=True) is None:
+                break
         return None
 
     def row_for(self, address: int) -> Row | None:
@@ -160,7 +183,7 @@ class ElfFile:
         function last, each with its file and line; from this file's or its debug file's DWARF."""
         if self._lines is None:
             self._lines = False
-            for reader in (self.reader, self.debug_file()):
+            for reader in (self.reader, self.debug_file(fetch=self.reader.section(".debug_line") is None)):
                 if reader is not None and reader.section(".debug_line") is not None and \
                         reader.section(".debug_info") is not None and reader.name != "[vdso]":
                     from ..symbolize.symcache import SourceTable
@@ -195,7 +218,7 @@ class ElfFile:
         try:
             table = None if self.reader.section(".symtab") is None else self.reader.symbol_table()
             if table is None:
-                debug = self.debug_file()
+                debug = self.debug_file(fetch=True)
                 table = (debug.symbol_table() if debug is not None else None) or self.reader.symbol_table()
         except ELFError as e:
             self.errors.append(e)
