@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from types import TracebackType
 
@@ -108,11 +109,11 @@ class Program:
                     if text not in seen:
                         seen.add(text)
                         out.append(text)
-        from .symbolize import debuginfod
-        from .symbolize.demangle import problems as demangle_problems
-
-        out.extend(debuginfod.problems())
-        out.extend(demangle_problems())
+        # Only modules that ran have something to say (and importing them would cost start-up).
+        for name in ("debuginfod", "demangle"):
+            module = sys.modules.get(f"{__package__}.symbolize.{name}")
+            if module is not None:
+                out.extend(module.problems())
         return out
 
     def close(self) -> None:

@@ -309,3 +309,44 @@ def test_hostile_mangled_name_is_bounded(tmp_path):
     assert elapsed < 15, elapsed
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert usage.ru_maxrss < 300 * 1024  # KiB: neither we nor the demangler child built the 3 GB name
+
+
+def _modules_after(core, exe, *flags: str, env: dict) -> set:
+    code = ("import sys; from dwarfunwind.cli import main; import contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    main(['unwind', {str(core)!r}, '--exe', {str(exe)!r}, *{list(flags)!r}])\n"
+            "print(' '.join(sorted(sys.modules)))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split())
+
+
+def test_symbolic_is_loaded_only_for_source_or_inline(programs, tmp_path):
+    exe, core = programs["c_inline"]
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    plain = _modules_after(core, exe, env=env)
+    assert not any(m == "symbolic" or m.startswith("symbolic.") for m in plain)
+    assert "dwarfunwind.symbolize.symcache" not in plain and "dwarfunwind.symbolize.demangle" not in plain
+    assert "symbolic" in _modules_after(core, exe, "--inline", env=env)
+
+
+def test_symcache_disk_cache_survives_corruption_and_can_be_turned_off(programs, tmp_path):
+    exe, core = programs["cxx_inline"]
+    args = (str(core), "--exe", str(exe), "--json", "--source")
+    want = unwind(*args, env={"DWARFUNWIND_NO_CACHE": "1", "XDG_CACHE_HOME": str(tmp_path / "off")})
+    assert want.returncode == 0, want.stderr
+    assert not (tmp_path / "off").exists()
+    cache = tmp_path / "on"
+    first = unwind(*args, env={"XDG_CACHE_HOME": str(cache)})
+    assert first.stdout == want.stdout
+    files = list((cache / "dwarfunwind" / "symcache").glob("*.symc"))
+    out = subprocess.run([which("readelf"), "-n", str(exe)], capture_output=True, text=True).stdout
+    bid = next(ln.split()[-1] for ln in out.splitlines() if "Build ID" in ln)
+    assert f"{bid}.symc" in [f.name for f in files]
+    mine = cache / "dwarfunwind" / "symcache" / f"{bid}.symc"
+    good = mine.read_bytes()
+    for bad in (b"", good[: len(good) // 2], b"SYMC" + b"\xff" * 64, b"\0" * len(good)):
+        mine.write_bytes(bad)
+        again = unwind(*args, env={"XDG_CACHE_HOME": str(cache)})
+        assert (again.returncode, again.stdout, again.stderr) == (0, want.stdout, ""), bad[:8]
