@@ -349,3 +349,25 @@ def test_symcache_disk_cache_survives_corruption_and_can_be_turned_off(programs,
         mine.write_bytes(bad)
         again = unwind(*args, env={"XDG_CACHE_HOME": str(cache)})
         assert (again.returncode, again.stdout, again.stderr) == (0, want.stdout, ""), bad[:8]
+
+
+def test_corrupt_dwarf_is_said_in_one_line_and_the_walk_is_served(programs, tmp_path):
+    exe, core = programs["cxx_inline"]
+    sections = subprocess.run([which("readelf"), "-SW", str(exe)], capture_output=True, text=True).stdout
+    data = bytearray(exe.read_bytes())
+    for line in sections.splitlines():
+        fields = line.split("]")[1].split() if "] ." in line else []
+        if fields and fields[0] in (".debug_info", ".debug_line"):
+            off, size = int(fields[3], 16), int(fields[4], 16)
+            for i in range(off, off + size, 7):
+                data[i] ^= 0xA5
+    bad = tmp_path / exe.name
+    bad.write_bytes(bytes(data))
+    good = json.loads(unwind(str(core), "--exe", str(exe), "--json").stdout)["threads"][0]["frames"]
+    r = unwind(str(core), "--exe", str(bad), "--json", "--source", env={"DWARFUNWIND_NO_CACHE": "1"})
+    assert "Traceback" not in r.stderr
+    assert r.returncode == 0
+    frames = json.loads(r.stdout)["threads"][0]["frames"]
+    assert [(f["pc"], f["function"]) for f in frames] == [(f["pc"], f["function"]) for f in good]
+    said = [ln for ln in r.stderr.splitlines() if str(bad) in ln]
+    assert len(said) == 1 and "cannot read debug info" in said[0], r.stderr

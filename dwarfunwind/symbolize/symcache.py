@@ -82,7 +82,7 @@ class SourceTable:
                 raise DwarfUnwindError(f"{self.path}: no object in file")
             sc = obj.make_symcache()
         except (symbolic_error, OSError) as e:
-            raise DwarfUnwindError(f"{self.path}: cannot read debug info ({e})") from None
+            raise DwarfUnwindError(f"{self.path}: cannot read debug info ({_one_line(e)})") from None
         if cached is not None:
             import tempfile
 
@@ -106,6 +106,12 @@ class SourceTable:
         try:
             hits = sc.lookup(address - self.image_base) if address >= self.image_base else []
         except Exception as e:  # symbolic raises its own types on corrupt data
-            raise DwarfUnwindError(f"{self.path}: cannot look up {address:#x} ({e})") from None
+            raise DwarfUnwindError(f"{self.path}: cannot look up {address:#x} ({_one_line(e)})") from None
         return [SourceLocation(h.symbol, h.full_path if h.line else None, h.line or 0)
                 for h in hits[:MAX_INLINE_DEPTH]]
+
+
+def _one_line(e: Exception) -> str:
+    """symbolic's errors come with a "caused by:" line per cause: one line, bounded."""
+    text = "; ".join(part.strip() for part in str(e).splitlines() if part.strip())
+    return text if len(text) <= 300 else text[:300] + "..."
