@@ -128,7 +128,7 @@ def _never_answers():
     return f"http://127.0.0.1:{s.getsockname()[1]}", close
 
 
-@pytest.mark.parametrize("failure", ["down", "404", "silent"])
+@pytest.mark.parametrize("failure", ["down", "404", "silent", "too-big"])
 def test_failing_server_says_one_line_and_the_walk_completes(served, tmp_path, failure):
     full, stripped, core, bid, url = served
     close = None
@@ -142,12 +142,14 @@ def test_failing_server_says_one_line_and_the_walk_completes(served, tmp_path, f
         subprocess.run([which("strip"), "--strip-all", str(other)], check=True)
         core = crash(tmp_path, other)
         stripped = other
-    else:
+    elif failure == "silent":
         server, close = _never_answers()
+    else:
+        server = url
     start = time.monotonic()
     try:
         r = unwind(str(core), "--exe", str(stripped), "--json", "--source",
-                   env={"DEBUGINFOD_URLS": server, "DEBUGINFOD_TIMEOUT": "2",
+                   env={"DEBUGINFOD_URLS": server, "DEBUGINFOD_TIMEOUT": "2", "DEBUGINFOD_MAXSIZE": "1000",
                         "DEBUGINFOD_CACHE_PATH": str(tmp_path / "cache")})
     finally:
         if close is not None:
@@ -157,8 +159,10 @@ def test_failing_server_says_one_line_and_the_walk_completes(served, tmp_path, f
     assert r.returncode == 0, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    reason = {"down": "Connection refused", "404": "HTTP 404", "silent": "no answer within 2 s"}[failure]
+    reason = {"down": "Connection refused", "404": "HTTP 404", "silent": "no answer within 2 s",
+              "too-big": "over DEBUGINFOD_MAXSIZE (1000"}[failure]
     assert lines[0].startswith(f"dwarfunwind: {stripped.name}: debuginfod has no debuginfo") and reason in lines[0]
     t = json.loads(r.stdout)["threads"][0]
     assert t["stop_reason"] == "outermost"
     assert elapsed < 20
+    assert not list((tmp_path / "cache").rglob("debuginfo"))  # nothing half-written left as if complete
