@@ -166,3 +166,25 @@ def test_failing_server_says_one_line_and_the_walk_completes(served, tmp_path, f
     assert t["stop_reason"] == "outermost"
     assert elapsed < 20
     assert not list((tmp_path / "cache").rglob("debuginfo"))  # nothing half-written left as if complete
+
+
+def test_a_silent_server_costs_one_timeout_per_run_not_one_per_file(monkeypatch, tmp_path):
+    """Library level: two files asked of a server that never answers; the second is not waited for."""
+    from dwarfunwind.symbolize import debuginfod
+
+    server, close = _never_answers()
+    monkeypatch.setenv("DEBUGINFOD_URLS", server)
+    monkeypatch.setenv("DEBUGINFOD_TIMEOUT", "1")
+    monkeypatch.setenv("DEBUGINFOD_CACHE_PATH", str(tmp_path))
+    monkeypatch.setattr(debuginfod, "_dead", {})
+    monkeypatch.setattr(debuginfod, "_failed", set())
+    start = time.monotonic()
+    try:
+        assert debuginfod.fetch(b"\x01" * 20, "debuginfo", "one") is None
+        assert debuginfod.fetch(b"\x02" * 20, "debuginfo", "two") is None
+    finally:
+        close()
+    elapsed = time.monotonic() - start
+    said = debuginfod.problems()
+    assert len(said) == 2 and "no answer within 1 s" in said[0] and "not asked again" in said[1], said
+    assert elapsed < 1.9, elapsed

@@ -6,7 +6,8 @@ Follows the elfutils client's conventions, and shares its cache:
 * ``DEBUGINFOD_CACHE_PATH``: the cache, else ``$XDG_CACHE_HOME/debuginfod_client`` (``~/.cache``),
   laid out as ``BUILDID/debuginfo`` and ``BUILDID/executable``;
 * ``DEBUGINFOD_TIMEOUT``: seconds (default 90, as elfutils) both to connect and between bytes;
-  a whole fetch never takes longer than twice that;
+  a whole fetch never takes longer than twice that, and a server that did not answer is not
+  asked again in this process;
 * ``DEBUGINFOD_MAXSIZE``: files larger than this are refused (default 4 GiB).
 
 The standard library's urllib is enough (one GET, streamed to a temporary file in the
@@ -30,6 +31,9 @@ Progress = Callable[[str, int, "int | None"], None]
 _extra_urls: list[str] = []
 _progress: Progress | None = None
 _failed: set[tuple[str, str]] = set()
+#: Servers that did not answer (refused, timed out): not asked again in this process, so a dead
+#: server costs the walk one timeout, not one per module.
+_dead: dict[str, str] = {}
 _problems: list[str] = []
 
 
@@ -87,9 +91,14 @@ def fetch(build_id: bytes, kind: str = "debuginfo", what: str = "") -> str | Non
         return None
     reasons = []
     for server in servers:
+        if server in _dead:
+            reasons.append(f"{server}: {_dead[server]} (earlier; not asked again)")
+            continue
         reason = _download(f"{server}/buildid/{hexid}/{kind}", cached, what or hexid)
         if reason is None:
             return cached
+        if not reason.startswith(("HTTP ", "over ", "empty")):
+            _dead[server] = reason
         reasons.append(f"{server}: {reason}")
     _failed.add((hexid, kind))
     _problems.append(f"{what + ': ' if what else ''}debuginfod has no {kind} for build-id {hexid} "
