@@ -8,7 +8,6 @@ from types import TracebackType
 
 from .errors import TargetError
 from .modules import ModuleMap
-from .symbolize import annotate
 from .targets.base import Target, ThreadInfo
 from .unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from .unwind.frame import StackTrace
@@ -80,7 +79,7 @@ class Program:
         shows C++ and Rust names as gdb does (``frame.linkage_name`` keeps the raw one).
         """
         traces = self.unwinder.unwind(method=method, max_frames=max_frames, tids=tids)
-        annotate(traces, inline=inline, demangle=demangle)
+        _annotate(traces, inline, demangle)
         return traces
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
@@ -94,7 +93,7 @@ class Program:
         if thread is None:
             raise LookupError(f"{self.target.name}: no thread {tid}")
         trace = self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
-        annotate([trace], inline=inline, demangle=demangle)
+        _annotate([trace], inline, demangle)
         return trace
 
     @property
@@ -126,3 +125,11 @@ class Program:
         self.close()
 
 
+def _annotate(traces: list[StackTrace], inline: bool, demangle: bool) -> None:
+    """Inline chains and demangled names (dwarfunwind.symbolize), imported only when there is work:
+    a C program's plain walk has no mangled name."""
+    if inline or not demangle or any(f.linkage_name is not None and f.linkage_name.startswith(("_Z", "_R"))
+                                     for t in traces for f in t.frames):
+        from .symbolize import annotate
+
+        annotate(traces, inline=inline, demangle=demangle)

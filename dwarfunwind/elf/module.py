@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
@@ -13,6 +12,7 @@ from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
 from .reader import ET_REL, PT_LOAD, ELFReader, apply_relocations, symbol_entries, symbol_name
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..symbolize.symcache import SourceLocation, SourceTable
 

@@ -7,10 +7,10 @@ of it beyond :func:`annotate`, and ``symbolic`` (the SymCache) only with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not imported at run time: typing costs start-up on the plain unwind path
+    from collections.abc import Iterable
 
-if TYPE_CHECKING:
     from ..unwind.frame import StackTrace
 
 
