@@ -506,7 +506,9 @@ def cmd_unwind(args: Args) -> int:
 
         debuginfod.configure(args.debuginfod, _download_progress if sys.stderr.isatty() else None)
     inline = args.inline or args.source
-    words = {"inline": inline, "demangle": not args.no_demangle}
+    # Names and lines come after the walk, from the module files only: a live process is not
+    # kept stopped while debug info is read and names demangled.
+    words = {"inline": False, "demangle": False}
     with _open_program(args) as program:
         tids = [args.thread] if args.thread is not None else None
         if args.thread is not None and all(t.tid != args.thread for t in program.threads()):
@@ -520,7 +522,8 @@ def cmd_unwind(args: Args) -> int:
             traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids, **words)
         if args.save:
             _save(program, traces, args.save, max_frames)
-        problems = program.problems
+    program.annotate(traces + fp, inline=inline, demangle=not args.no_demangle)
+    problems = program.problems
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
         _err(problem)

@@ -96,6 +96,14 @@ class Program:
         _annotate([trace], inline, demangle)
         return trace
 
+    def annotate(self, traces: list[StackTrace], *, inline: bool = False, demangle: bool = True) -> None:
+        """Inline chains and demangled names for traces walked with ``inline=False, demangle=False``.
+
+        It reads module files only, never the target, so it also works after :meth:`close`
+        (the CLI detaches from a live process first).
+        """
+        _annotate(traces, inline, demangle)
+
     @property
     def problems(self) -> list[str]:
         """Things that limit the walk, each said once: missing modules, undecodable CFI."""
@@ -128,8 +136,10 @@ class Program:
 def _annotate(traces: list[StackTrace], inline: bool, demangle: bool) -> None:
     """Inline chains and demangled names (dwarfunwind.symbolize), imported only when there is work:
     a C program's plain walk has no mangled name."""
-    if inline or not demangle or any(f.linkage_name is not None and f.linkage_name.startswith(("_Z", "_R"))
-                                     for t in traces for f in t.frames):
+    if not inline and not demangle:
+        return  # fresh frames already carry the symbol table's own names
+    if inline or any(f.linkage_name is not None and f.linkage_name.startswith(("_Z", "_R"))
+                     for t in traces for f in t.frames):
         from .symbolize import annotate
 
         annotate(traces, inline=inline, demangle=demangle)

@@ -378,3 +378,14 @@ def test_corrupt_dwarf_is_said_in_one_line_and_the_walk_is_served(programs, tmp_
     assert [(f["pc"], f["function"]) for f in frames] == [(f["pc"], f["function"]) for f in good]
     said = [ln for ln in r.stderr.splitlines() if str(bad) in ln]
     assert len(said) == 1 and "cannot read debug info" in said[0], r.stderr
+
+
+def test_overlong_name_is_not_demangled(monkeypatch):
+    """Over the length limit a name is kept as is, said once, and c++filt is not even started."""
+    from dwarfunwind.symbolize import demangle
+
+    monkeypatch.setattr(demangle, "_batch", lambda *a: pytest.fail("c++filt started for an overlong name"))
+    name = "_ZN" + "3foo" * (demangle.MAX_NAME_LENGTH // 4) + "E"
+    assert demangle.demangle_all([name]) == {name: name}
+    said = demangle.problems()
+    assert len(said) == 1 and said[0].startswith("demangling length limit") and f"{len(name)} bytes" in said[0]

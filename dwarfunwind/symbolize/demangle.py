@@ -67,7 +67,8 @@ def demangle_all(names: Iterable[str]) -> dict[str, str]:
             _cache[n] = n
         elif len(n) > MAX_NAME_LENGTH or "\n" in n:
             _cache[n] = n
-            _say(f"name of {len(n)} bytes kept mangled (over the {MAX_NAME_LENGTH}-byte demangling limit)")
+            _say(f"demangling length limit: a name of {len(n)} bytes kept mangled "
+                 f"(limit {MAX_NAME_LENGTH} bytes): {n[:80]!r}...")
     if todo_mangled:
         _run(todo_mangled)
     return {n: _cache.get(n, n) for n in wanted}
@@ -107,7 +108,7 @@ def _run(names: list[str]) -> None:
         if _spent >= TOTAL_BUDGET:
             for n in batch:
                 _cache[n] = n
-            _say(f"demangling time budget ({TOTAL_BUDGET:g} s) spent: {len(batch)} names kept mangled")
+            _say(f"demangling time budget ({TOTAL_BUDGET:g} s per run) spent: {len(batch)} names kept mangled")
             continue
         timeout = min(BATCH_TIMEOUT, TOTAL_BUDGET - _spent)
         start = time.monotonic()
@@ -121,8 +122,9 @@ def _run(names: list[str]) -> None:
             stack.extend((batch[half:], batch[:half]))
         else:
             _cache[batch[0]] = batch[0]
-            _say(f"name {batch[0][:80]!r}{'...' if len(batch[0]) > 80 else ''} kept mangled: "
-                 f"demangling it exceeded {timeout:.1f} s or {MEMORY_LIMIT >> 20} MB")
+            _say(f"demangling bound: name {batch[0][:80]!r}{'...' if len(batch[0]) > 80 else ''} "
+                 f"({len(batch[0])} bytes) kept mangled: demangling it exceeded {timeout:.1f} s, "
+                 f"{MEMORY_LIMIT >> 20} MB or {MAX_OUTPUT_LENGTH} bytes of output")
 
 
 def _batch(tool: str, names: list[str], timeout: float) -> list[str] | None:
