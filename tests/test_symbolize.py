@@ -389,3 +389,32 @@ def test_overlong_name_is_not_demangled(monkeypatch):
     assert demangle.demangle_all([name]) == {name: name}
     said = demangle.problems()
     assert len(said) == 1 and said[0].startswith("demangling length limit") and f"{len(name)} bytes" in said[0]
+
+
+LIVE_INLINE = r"""
+#include <unistd.h>
+static inline __attribute__((always_inline)) void wait_here(int n) { while (n) pause(); }
+static inline __attribute__((always_inline)) void outer_wait(int n) { wait_here(n + 1); }
+__attribute__((noinline)) void parked(int n) { outer_wait(n); __asm__ volatile("" ::: "memory"); }
+int main(int argc, char **argv) { (void)argv; parked(argc); return 0; }
+"""
+
+
+def test_live_process_gets_inline_frames_and_is_left_running(tmp_path):
+    (tmp_path / "live.c").write_text(LIVE_INLINE)
+    exe = tmp_path / "live"
+    subprocess.run([which("gcc"), "-O2", "-g", "-o", str(exe), str(tmp_path / "live.c")], check=True)
+    proc = subprocess.Popen([str(exe)])
+    try:
+        time.sleep(0.3)
+        r = unwind("--pid", str(proc.pid), "--json", "--source")
+        assert r.returncode == 0, r.stderr
+        frames = json.loads(r.stdout)["threads"][0]["frames"]
+        parked = next(f for f in frames if f["function"] == "parked")
+        assert [i["function"] for i in parked["inlined"]] == ["wait_here", "outer_wait"]
+        status = dict(ln.split(":", 1) for ln in open(f"/proc/{proc.pid}/status").read().splitlines() if ":" in ln)
+        assert status["TracerPid"].strip() == "0" and status["State"].split()[0] in ("S", "R"), status["State"]
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
