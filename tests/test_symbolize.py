@@ -10,6 +10,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -73,8 +74,12 @@ def crash(directory, exe):
     return core
 
 
+#: SymCaches of the tests' throw-away binaries go here, not into the user's ~/.cache.
+TEST_CACHE = os.path.join(tempfile.gettempdir(), f"dwarfunwind-test-cache-{os.getuid()}")
+
+
 def unwind(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": TEST_CACHE, **(env or {})}
     return subprocess.run([*PY, "unwind", *args], capture_output=True, text=True, timeout=120, env=full)
 
 
@@ -418,3 +423,19 @@ def test_live_process_gets_inline_frames_and_is_left_running(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_symcache_disk_cache_is_pruned_least_recently_used_first(tmp_path, monkeypatch):
+    from dwarfunwind.symbolize import symcache
+
+    monkeypatch.setattr(symcache, "MAX_CACHE_FILES", 3)
+    for i in range(5):
+        f = tmp_path / f"{i:02x}.symc"
+        f.write_bytes(b"x" * 10)
+        os.utime(f, (1000 + i, 1000 + i))
+    (tmp_path / "other.txt").write_text("not ours")
+    symcache._prune(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["02.symc", "03.symc", "04.symc", "other.txt"]
+    monkeypatch.setattr(symcache, "MAX_CACHE_BYTES", 25)
+    symcache._prune(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["03.symc", "04.symc", "other.txt"]

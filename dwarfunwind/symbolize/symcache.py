@@ -24,6 +24,9 @@ from ..errors import DwarfUnwindError
 
 #: Bound on the inline chain served for one address (a corrupt file could claim any depth).
 MAX_INLINE_DEPTH = 256
+#: The disk cache is pruned, least recently used first, to these bounds whenever a file is added.
+MAX_CACHE_BYTES = 2 << 30
+MAX_CACHE_FILES = 512
 
 
 class SourceLocation(NamedTuple):
@@ -72,6 +75,10 @@ class SourceTable:
             try:
                 sc = SymCache.open(cached)
                 if sc.is_latest_version:
+                    try:
+                        os.utime(cached)  # recently used: pruned last
+                    except OSError:
+                        pass
                     return sc
             except (symbolic_error, OSError):
                 pass  # missing or corrupt: rebuilt below
@@ -93,6 +100,7 @@ class SourceTable:
                     with os.fdopen(fd, "wb") as f:
                         sc.dump_into(f)
                     os.replace(tmp, cached)
+                    _prune(os.path.dirname(cached))
                 except BaseException:
                     os.unlink(tmp)
                     raise
@@ -109,6 +117,27 @@ class SourceTable:
             raise DwarfUnwindError(f"{self.path}: cannot look up {address:#x} ({_one_line(e)})") from None
         return [SourceLocation(h.symbol, h.full_path if h.line else None, h.line or 0)
                 for h in hits[:MAX_INLINE_DEPTH]]
+
+
+def _prune(directory: str) -> None:
+    """Remove the least recently used SymCaches beyond MAX_CACHE_FILES / MAX_CACHE_BYTES."""
+    entries = []
+    with os.scandir(directory) as it:
+        for i, entry in enumerate(it):
+            if i >= 4 * MAX_CACHE_FILES:
+                break  # someone else's huge directory: not ours to sort
+            if entry.name.endswith(".symc") and entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                entries.append((st.st_mtime, st.st_size, entry.path))
+    entries.sort(reverse=True)  # newest first
+    total = 0
+    for n, (_, size, path) in enumerate(entries):
+        total += size
+        if n >= MAX_CACHE_FILES or total > MAX_CACHE_BYTES:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def _one_line(e: Exception) -> str:
