@@ -194,10 +194,10 @@ class Unwinder:
                 self._names[address] = hit
         frame.module = hit[0]
         if hit[1] is not None:
-            frame.function = hit[1]
+            frame.function = frame.linkage_name = hit[1]  # demangled later, all names in one batch
             frame.offset = frame.pc - hit[2]
         else:
-            frame.function = frame.offset = None
+            frame.function = frame.linkage_name = frame.offset = None
 
     def _is_marker(self, address: int) -> bool:
         """True if ``address`` is ``pt_regs+1``: the return address CREATE_PT_REGS_FRAME plants.
