@@ -87,9 +87,9 @@ def commands(path: str, baseline: str | None, pyelftools: bool) -> list[Command]
     if readelf:
         out.append(Command("readelf --debug-dump=frames-interp", [readelf, "--debug-dump=frames-interp", path]))
     ours = [PY, "-m", "dwarfunwind", "cfi", path, "--json"]
-    out.append(Command("python -m dwarfunwind cfi --json", ours, python_env(REPO)))
+    out.append(Command("python -m dwarfunwind cfi --json", ours, python_env(REPO), cwd=REPO))
     if baseline:
-        out.append(Command(f"  same, at {baseline[1]}", ours, python_env(baseline[0])))
+        out.append(Command(f"  same, at {baseline[1]}", ours, python_env(baseline[0]), cwd=baseline[0]))
     if pyelftools:
         out.append(Command("pyelftools get_decoded() per entry", [PY, "-c", PYELFTOOLS_SCRIPT, path],
                            python_env(REPO)))

@@ -165,9 +165,11 @@ def scenario(title: str, exe, core, args, *, past_main: bool, max_frames: int | 
     if args.drgn:
         counts["drgn"] = count_drgn(args.drgn, exe, core)
         rows.append(Command("drgn stack_trace() (own venv)", [args.drgn, "-c", DRGN_SCRIPT, str(core), str(exe)]))
-    rows.append(Command("python -m dwarfunwind unwind" + (f" -n {max_frames}" if max_frames else ""), ours, env))
+    rows.append(Command("python -m dwarfunwind unwind" + (f" -n {max_frames}" if max_frames else ""), ours, env,
+                        cwd=str(REPO)))
     if args.baseline_tree:
-        rows.append(Command(f"  same, at {args.baseline}", ours, python_env(args.baseline_tree)))
+        rows.append(Command(f"  same, at {args.baseline}", ours, python_env(args.baseline_tree),
+                            cwd=args.baseline_tree))
     # The interpreter's own start-up, with and without site, and ours without site.
     rows.append(Command("  python -S -m dwarfunwind unwind (no site)", [PY, "-S"] + ours[1:], env))
     rows.append(Command("  python -c pass", [PY, "-c", "pass"], env))

@@ -39,6 +39,9 @@ class Command:
     name: str
     argv: list[str]
     env: dict[str, str] | None = None
+    #: Where to run it: for ``python -m dwarfunwind`` the tree under test (``-m`` puts the working
+    #: directory first on sys.path, ahead of PYTHONPATH).
+    cwd: str | None = None
     times: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
@@ -72,7 +75,7 @@ def run_once(cmd: Command, cwd: str | None = None) -> tuple[float, float, int, i
     with tempfile.NamedTemporaryFile("r", suffix=".time") as rep, open(os.devnull, "wb") as null:
         argv = [TIME, "-q", "-o", rep.name, "-f", "%M", *cmd.argv]
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=null, stderr=null, env=cmd.env, cwd=cwd)
+        p = subprocess.Popen(argv, stdout=null, stderr=null, env=cmd.env, cwd=cmd.cwd or cwd)
         _, status, usage = os.wait4(p.pid, 0)
         dt = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
