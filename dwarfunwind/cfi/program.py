@@ -269,14 +269,15 @@ def _execute(
                     _check_row(regs, max_rules)
                 return loc, new
             if out is not None:
+                # Comparing or copying the rules costs one unit per rule either way.
+                budget.cfi_work += len(regs)
+                if budget.cfi_work > budget.max_cfi_work:
+                    budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                 # Consecutive rows often differ only in the CFA: share their rule dicts.
                 if out and out[-1][2] == regs:
                     out.append((loc, state.cfa, out[-1][2]))
                 else:
                     _check_row(regs, max_rules)
-                    budget.cfi_work += len(regs)
-                    if budget.cfi_work > budget.max_cfi_work:
-                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                     copied += len(regs)
                     if copied > budget.rules_per_fde:
                         raise CFIError(f"more than {budget.rules_per_fde:,} register rules in its rows "
