@@ -22,6 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .symbolize.symcache import SourceLocation
 
+#: Register rules the row cache of one module may hold (about 70 bytes each; a libc walk needs ~10 per row).
+MAX_CACHED_RULES = 1 << 20
 #: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
 MAX_VDSO_SIZE = 1 << 20
 
@@ -29,7 +31,7 @@ MAX_VDSO_SIZE = 1 << 20
 class Module:
     """One loaded ELF image: runtime ``[start, end)``, ``bias`` = runtime address - file address."""
 
-    __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms", "recorded_build_id")
+    __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_row_rules", "_syms", "recorded_build_id")
 
     def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None, *,
                  recorded_build_id: bytes | None = None) -> None:
@@ -42,6 +44,7 @@ class Module:
         #: what to look a missing file up by.
         self.recorded_build_id = recorded_build_id
         self._rows: dict[int, Row | None] = {}
+        self._row_rules = 0  # register rules held by the cached rows: the cache is bounded by this
         self._syms: dict[int, tuple[str, int] | None] = {}
 
     def __repr__(self) -> str:
@@ -69,8 +72,14 @@ class Module:
                 raise
             except DwarfUnwindError as e:
                 self.elf.errors.append(e)
-        if len(self._rows) < 65536:
-            self._rows[pc] = row
+        # Bounded by the rules it holds, not only by entries: a hostile FDE's rows can each hold
+        # hundreds of rules. The oldest entries go first (dicts keep insertion order).
+        size = 1 + (len(row.regs) if row is not None else 0)
+        while self._rows and (len(self._rows) >= 65536 or self._row_rules + size > MAX_CACHED_RULES):
+            old = self._rows.pop(next(iter(self._rows)))
+            self._row_rules -= 1 + (len(old.regs) if old is not None else 0)
+        self._rows[pc] = row
+        self._row_rules += size
         return row
 
     def source(self, pc: int) -> tuple[str, int] | None:

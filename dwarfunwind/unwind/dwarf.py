@@ -79,6 +79,10 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory,
     ra_rule = row.regs.get(ra_column)
     outermost = ra_rule is None or ra_rule.kind == UNDEFINED
     for regno, rule in row.regs.items():
+        if regno > RA and regno != ra_column:
+            # Only rax..r15 and rip are tracked (a frame starts with no others): a rule for a
+            # column nothing can read is not evaluated, so a row of 512 rules costs no more than 17.
+            continue
         kind = rule.kind
         if kind == OFFSET:
             caller[regno] = int.from_bytes(read_memory((cfa + rule.arg) & MASK, 8), "little")  # type: ignore[operator]
