@@ -142,7 +142,7 @@ def cmd_unwind(args: argparse.Namespace) -> int:
             traces = program.stack_traces(method=args.method, max_frames=args.max_frames, tids=tids)
         if args.save:
             _save(program, traces, args.save)
-        problems = program.problems
+        problems = program.problems_for(traces + fp if args.method == "compare" else traces)
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
         _err(problem)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 
 from .errors import TargetError
-from .modules import ModuleMap
+from .modules import ModuleMap, Problem
 from .targets.base import Target, ThreadInfo
+from .targets.files import check_directory, open_regular, printable
 from .unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
-from .unwind.frame import StackTrace
+from .unwind.frame import StackTrace, StopReason
 
 SNAPSHOT_MAGIC = b"DWUNSNAP"
+
+#: At most this many module names are listed in the one line about problems no frame met.
+_SUMMARY_NAMES = 4
 
 
 class Program:
@@ -19,6 +24,11 @@ class Program:
 
     Use it as a context manager: a live process is detached and left running
     when the block ends, whatever happens inside it.
+
+    ``close()`` detaches a live process first, then releases the module files:
+    stack traces kept afterwards hold no file open (a later lookup, such as
+    ``frame.source()``, opens the file again through a small bounded cache, see
+    :data:`dwarfunwind.modules.REOPEN_LIMIT`).
     """
 
     def __init__(self, target: Target, *, exe: str | None = None, sysroot: str | None = None) -> None:
@@ -29,40 +39,67 @@ class Program:
             target.close()
             raise
         self.unwinder = Unwinder(target, self.modules)
+        self._exe = exe
+        self._sysroot = sysroot
 
     # -- constructors ---------------------------------------------------------------------------
 
     @classmethod
     def from_core(cls, path: str, *, exe: str | None = None, sysroot: str | None = None) -> "Program":
+        """A core file. ``exe`` is the executable when the core's path to it is wrong or missing;
+        ``sysroot`` a directory holding the crashed machine's files (it must exist).
+
+        Modules come from the core's NT_FILE note or, without one, from NT_AUXV and
+        the dynamic linker's ``r_debug`` list in the core's memory (as gdb does).
+        """
         from .targets.core import CoreTarget
 
+        if sysroot is not None:
+            check_directory(sysroot, "--sysroot")
         return cls(CoreTarget(path, exe=exe, sysroot=sysroot), exe=exe, sysroot=sysroot)
 
     @classmethod
-    def from_pid(cls, pid: int) -> "Program":
+    def from_pid(cls, pid: int, *, stopped: bool = True) -> "Program":
+        """A live process, read-only.
+
+        With ``stopped=True`` (the default) every thread is stopped now and stays
+        stopped until :meth:`close` (or the ``with`` block ends): one consistent
+        snapshot, read as often as wanted.
+
+        With ``stopped=False`` the process keeps running and each :meth:`sample`
+        stops it, walks every thread and lets it run again: the way to profile.
+        Modules and their cached rows stay warm across samples; call
+        :meth:`refresh_modules` after the process has loaded new libraries.
+        """
         from .targets.live import LiveTarget
 
-        return cls(LiveTarget(pid))
+        return cls(LiveTarget(pid, stopped=stopped))
 
     @classmethod
     def from_snapshot(cls, path: str, *, sysroot: str | None = None) -> "Program":
         from .targets.snapshot import SnapshotTarget
 
+        if sysroot is not None:
+            check_directory(sysroot, "--sysroot")
         return cls(SnapshotTarget(path), sysroot=sysroot)
 
     @classmethod
     def open(cls, path: str, *, exe: str | None = None, sysroot: str | None = None) -> "Program":
         """A core file or a snapshot, told apart by their first bytes."""
+        fd = open_regular(path, "core file or snapshot")
         try:
-            with open(path, "rb") as f:
-                magic = f.read(8)
+            magic = os.read(fd, 8)
         except OSError as e:
-            raise TargetError(f"{path}: {e.strerror or e}") from None
+            raise TargetError(f"{printable(path)}: {e.strerror or e}") from None
+        finally:
+            os.close(fd)
         if magic.startswith(SNAPSHOT_MAGIC):
+            if exe is not None:
+                raise TargetError(f"{printable(path)}: --exe applies to a core, not to a snapshot")
             return cls.from_snapshot(path, sysroot=sysroot)
         if magic.startswith(b"\x7fELF"):
             return cls.from_core(path, exe=exe, sysroot=sysroot)
-        raise TargetError(f"{path}: neither an ELF core file nor a dwarfunwind snapshot")
+        raise TargetError(f"{printable(path)}: neither an ELF core file nor a dwarfunwind snapshot")
 
     # -- use --------------------------------------------------------------------------------------
 
@@ -85,22 +122,125 @@ class Program:
             raise LookupError(f"{self.target.name}: no thread {tid}")
         return self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
 
+    def sample(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
+               tids: Iterable[int] | None = None) -> list[StackTrace]:
+        """Stop the target, walk every thread, let it run again; return the traces.
+
+        For a live process opened with ``from_pid(pid, stopped=False)`` each call
+        is a new sample; the process runs between calls and is not traced then.
+        For a core, a snapshot or an already stopped process it is
+        :meth:`stack_traces`.
+        """
+        stop = getattr(self.target, "stop", None)
+        resume = getattr(self.target, "resume", None)
+        if stop is None or resume is None or getattr(self.target, "stopped", False):
+            return self.stack_traces(method=method, max_frames=max_frames, tids=tids)
+        stop()
+        try:
+            return self.stack_traces(method=method, max_frames=max_frames, tids=tids)
+        finally:
+            resume()
+
+    def refresh_modules(self) -> None:
+        """Read the target's mappings again (a live process loaded or unloaded libraries).
+
+        Modules whose file is mapped at the same place are kept, with their caches.
+        """
+        old = {(m.path, m.start, m.bias): m for m in self.modules.modules}
+        fresh = ModuleMap.from_target(self.target, exe=self._exe, sysroot=self._sysroot)
+        kept = []
+        for m in fresh.modules:
+            prev = old.get((m.path, m.start, m.bias))
+            if prev is not None:
+                prev.end = m.end
+                kept.append(prev)
+                m.close()
+            else:
+                kept.append(m)
+        new = ModuleMap(kept)
+        new.problems = fresh.problems
+        self.modules = new
+        self.unwinder.modules = new
+        self.unwinder._markers.clear()
+
+    # -- problems -----------------------------------------------------------------------------------
+
+    def _all_problems(self) -> list[Problem]:
+        out = [Problem(printable(n)) for n in getattr(self.target, "notes", ())]
+        out += self.modules.problems
+        for m in self.modules.modules:
+            errors = list(m.errors) + (list(m.elf.errors) if m.elf is not None else [])
+            for e in errors:
+                out.append(Problem(_with_name(m.name, e), m.path))
+        seen: set[str] = set()
+        unique = []
+        for p in out:
+            if p.message not in seen:
+                seen.add(p.message)
+                unique.append(p)
+        return unique
+
     @property
     def problems(self) -> list[str]:
-        """Things that limit the walk, each said once: missing modules, undecodable CFI."""
-        out = list(self.modules.problems)
-        seen = set(out)
-        for m in self.modules.modules:
-            if m.elf is not None:
-                for e in m.elf.errors:
-                    text = f"{m.name}: {e}"
-                    if text not in seen:
-                        seen.add(text)
-                        out.append(text)
-        return out
+        """Everything that limits or may limit the walk, each said once, one line each.
+
+        See :meth:`problems_for` for only those that touched given traces.
+        """
+        return [p.message for p in self._all_problems()]
+
+    def problems_for(self, traces: Sequence[StackTrace]) -> list[str]:
+        """The problems worth saying about these traces, each once, one line each.
+
+        A problem of the target as a whole (a truncated core, an ``--exe`` whose
+        build-id does not match) is always said. A problem of a module is said
+        when a frame of these traces is in that module or the walk stopped
+        there; those no frame met share one summary line at most. A complete,
+        reliable walk of a healthy target has none.
+        """
+        touched: set[str] = set()
+        stops: list[int] = []
+        for t in traces:
+            for f in t.frames:
+                if f.module is not None:
+                    touched.add(f.module.path)
+            if t.frames and t.stop_reason in (StopReason.NO_MODULE, StopReason.NO_CFI):
+                stops.append(t.frames[-1].pc)
+        said: list[str] = []
+        quiet: list[Problem] = []
+        for p in self._all_problems():
+            if p.module is None or p.always or p.module in touched:
+                said.append(p.message)
+            else:
+                quiet.append(p)
+        # A walk that stopped in a file mapping that is no module (a missing file, unknown permissions).
+        maps = self.target.mappings()
+        for pc in stops:
+            m = next((m for m in maps if m.start <= pc < m.end), None)
+            if m is not None and m.path and self.modules.find(pc) is None:
+                said.append(f"{printable(m.path)}: the walk stopped at {pc:#x} in this file, "
+                            "which was not loaded as a module (not executable, or not found)")
+        if quiet:
+            names = []
+            for p in quiet:
+                name = printable(os.path.basename(p.module or "") or (p.module or ""))
+                label = f"{name} ({p.short})" if p.short else name
+                if label not in names:
+                    names.append(label)
+            more = f" and {len(names) - _SUMMARY_NAMES} more" if len(names) > _SUMMARY_NAMES else ""
+            said.append(f"{len(names)} module(s) had problems but no frame entered them: "
+                        f"{', '.join(names[:_SUMMARY_NAMES])}{more}")
+        return list(dict.fromkeys(said))
+
+    # -- end ----------------------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Detach a live process (first, so it runs again at once), then release module files.
+
+        Idempotent and safe to call again after an interruption: each step
+        finishes what the last one left.
+        """
         self.target.close()
+        self.modules.close()
 
     def __enter__(self) -> "Program":
         return self
@@ -109,3 +249,6 @@ class Program:
         self.close()
 
 
+def _with_name(name: str, error: Exception) -> str:
+    text = printable(str(error))
+    return text if text.startswith(name) else f"{name}: {text}"
