@@ -279,8 +279,9 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
     if override is not None and not is_regular(override):
         problems.append(Problem(f"--exe {printable(override)}: not a regular file; ignored", path, always=True))
         override = None
+    rejected: list[str] = []
     for candidate in candidate_paths(path, override=override, sysroot=sysroot, base_dirs=base_dirs,
-                                     build_id=want):
+                                     build_id=want, rejected=rejected):
         try:
             elf = ElfFile.open(candidate)
         except DwarfUnwindError as e:
@@ -298,7 +299,7 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
         if chosen is None:
             chosen = elf  # the best by path, kept in case nothing matches by build-id
     if chosen is None:
-        reason = errors[0] if errors else f"{shown}: not found"
+        reason = errors[0] if errors else rejected[0] if rejected else f"{shown}: module not found"
         problems.append(Problem(f"{reason}; frames in it have no CFI or symbols", path, short="not found"))
         return Module(path, maps[0].start, maps[0].end, 0, None)
     have = chosen.build_id

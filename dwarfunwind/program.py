@@ -17,6 +17,10 @@ SNAPSHOT_MAGIC = b"DWUNSNAP"
 
 #: At most this many module names are listed in the one line about problems no frame met.
 _SUMMARY_NAMES = 4
+#: Frames of all threads of one walk together (each frame holds its registers: ~0.5-1 KB). A hostile
+#: core of 1,000 threads sharing one deep stack would otherwise build millions of frames.
+#: Raise with DWARFUNWIND_MAX_TOTAL_FRAMES.
+MAX_TOTAL_FRAMES = 1 << 17
 
 
 class Program:
@@ -76,12 +80,13 @@ class Program:
         return cls(LiveTarget(pid, stopped=stopped))
 
     @classmethod
-    def from_snapshot(cls, path: str, *, sysroot: str | None = None) -> "Program":
+    def from_snapshot(cls, path: str, *, exe: str | None = None, sysroot: str | None = None) -> "Program":
+        """A snapshot (docs/snapshot.md); ``exe`` replaces the executable mapped under its base name."""
         from .targets.snapshot import SnapshotTarget
 
         if sysroot is not None:
             check_directory(sysroot, "--sysroot")
-        return cls(SnapshotTarget(path), sysroot=sysroot)
+        return cls(SnapshotTarget(path), exe=exe, sysroot=sysroot)
 
     @classmethod
     def open(cls, path: str, *, exe: str | None = None, sysroot: str | None = None) -> "Program":
@@ -94,9 +99,7 @@ class Program:
         finally:
             os.close(fd)
         if magic.startswith(SNAPSHOT_MAGIC):
-            if exe is not None:
-                raise TargetError(f"{printable(path)}: --exe applies to a core, not to a snapshot")
-            return cls.from_snapshot(path, sysroot=sysroot)
+            return cls.from_snapshot(path, exe=exe, sysroot=sysroot)
         if magic.startswith(b"\x7fELF"):
             return cls.from_core(path, exe=exe, sysroot=sysroot)
         raise TargetError(f"{printable(path)}: neither an ELF core file nor a dwarfunwind snapshot")
@@ -107,9 +110,30 @@ class Program:
         return list(self.target.threads())
 
     def stack_traces(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-                     tids: Iterable[int] | None = None) -> list[StackTrace]:
-        """One trace per thread, the crashed thread first."""
-        return self.unwinder.unwind(method=method, max_frames=max_frames, tids=tids)
+                     tids: Iterable[int] | None = None, total_frames: int | None = None) -> list[StackTrace]:
+        """One trace per thread, the crashed thread first.
+
+        ``total_frames`` bounds the frames of all threads together (default
+        MAX_TOTAL_FRAMES, or DWARFUNWIND_MAX_TOTAL_FRAMES): once spent, each
+        remaining thread gets its first frame only, stopped with reason
+        ``frame-limit`` and a detail naming the budget.
+        """
+        budget = total_frames if total_frames is not None else _env_int("DWARFUNWIND_MAX_TOTAL_FRAMES",
+                                                                        MAX_TOTAL_FRAMES)
+        initial = budget
+        wanted = set(tids) if tids is not None else None
+        out = []
+        for thread in self.target.threads():
+            if wanted is not None and thread.tid not in wanted:
+                continue
+            limit = max(1, min(max_frames, budget))
+            trace = self.unwinder.unwind_thread(thread, method=method, max_frames=limit)
+            budget -= len(trace.frames)
+            if budget <= 0 and trace.stop_reason is StopReason.FRAME_LIMIT and limit < max_frames:
+                trace.stop_detail = (f"the budget of {initial} frames for all threads "
+                                     "is spent (DWARFUNWIND_MAX_TOTAL_FRAMES raises it)")
+            out.append(trace)
+        return out
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
                     max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
@@ -205,20 +229,28 @@ class Program:
                     touched.add(f.module.path)
             if t.frames and t.stop_reason in (StopReason.NO_MODULE, StopReason.NO_CFI):
                 stops.append(t.frames[-1].pc)
+        # A walk that stopped in a mapping touched that file, module or not.
+        maps = self.target.mappings()
+        unexplained = []
+        for pc in stops:
+            m = next((m for m in maps if m.start <= pc < m.end), None)
+            if m is not None and m.path:
+                touched.add(m.path)
+                if self.modules.find(pc) is None:
+                    unexplained.append((pc, m.path))
         said: list[str] = []
         quiet: list[Problem] = []
+        concerned: set[str | None] = set()
         for p in self._all_problems():
             if p.module is None or p.always or p.module in touched:
                 said.append(p.message)
+                concerned.add(p.module)
             else:
                 quiet.append(p)
-        # A walk that stopped in a file mapping that is no module (a missing file, unknown permissions).
-        maps = self.target.mappings()
-        for pc in stops:
-            m = next((m for m in maps if m.start <= pc < m.end), None)
-            if m is not None and m.path and self.modules.find(pc) is None:
-                said.append(f"{printable(m.path)}: the walk stopped at {pc:#x} in this file, "
-                            "which was not loaded as a module (not executable, or not found)")
+        for pc, path in unexplained:
+            if path not in concerned:
+                said.append(f"{printable(path)}: the walk stopped at {pc:#x} in this mapping, which is not "
+                            "an executable module")
         if quiet:
             names = []
             for p in quiet:
@@ -247,6 +279,13 @@ class Program:
 
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
 
 
 def _with_name(name: str, error: Exception) -> str:

@@ -146,7 +146,7 @@ class CoreTarget:
     def __init__(self, path: str | os.PathLike[str], *, sysroot: str | None = None,
                  exe: str | None = None) -> None:
         self.path = os.fspath(path)
-        self.name = self.path
+        self.name = printable(self.path)
         self.sysroot = sysroot
         self.exe = exe
         self._closed = False
@@ -169,7 +169,9 @@ class CoreTarget:
                 raise TargetError(f"{printable(path)}: empty file, not a core")
             return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         except OSError as e:
-            raise TargetError(f"{printable(path)}: cannot map core: {e.strerror or e}") from None
+            size = os.fstat(fd).st_size
+            raise TargetError(f"{printable(path)}: cannot map the core ({size} bytes) into memory: "
+                              f"{e.strerror or e}") from None
         finally:
             os.close(fd)
 

@@ -94,7 +94,8 @@ def check_directory(path: str, what: str) -> None:
 
 
 def candidate_paths(path: str, *, override: str | None = None, sysroot: str | None = None,
-                    base_dirs: list[str] | tuple[str, ...] = (), build_id: bytes | None = None) -> list[str]:
+                    base_dirs: list[str] | tuple[str, ...] = (), build_id: bytes | None = None,
+                    rejected: list[str] | None = None) -> list[str]:
     """Where the file a target names ``path`` may be on this machine, best first; only regular files.
 
     ``override`` (``--exe``), then ``path`` under ``sysroot``; an absolute
@@ -102,7 +103,8 @@ def candidate_paths(path: str, *, override: str | None = None, sysroot: str | No
     recorded it so) under each of ``base_dirs`` (the core's directory); then
     the build-id links distributions keep (``/usr/lib/.build-id/xx/rest``,
     under the sysroot first), so a module from another machine is matched by
-    its build-id.
+    its build-id. Paths that exist but are not regular files (a FIFO would block
+    ``open()``) are left out and, with ``rejected``, described there.
     """
     out = [override] if override else []
     rel = os.path.normpath(path).lstrip("/")
@@ -122,6 +124,14 @@ def candidate_paths(path: str, *, override: str | None = None, sysroot: str | No
         if c not in seen and is_regular(c):
             seen.add(c)
             result.append(c)
+    if rejected is not None:
+        for c in out:
+            try:
+                mode = os.stat(c).st_mode
+            except (OSError, ValueError):
+                continue
+            if not stat.S_ISREG(mode):
+                rejected.append(f"{printable(c)}: {file_kind(mode)}, not a regular file")
     return result
 
 
