@@ -95,6 +95,7 @@ class LiveTarget:
         self.pid = int(pid)
         self.name = f"pid {self.pid}"
         self._closed = False
+        self._resuming = False
         #: tid → None while seized but not known stopped; signal to re-inject (0 for none) once stopped.
         self._seized: dict[int, int | None] = {}
         self._mem_fd: int | None = None
@@ -340,10 +341,16 @@ class LiveTarget:
         Each thread leaves the seized set only once it is detached, so a
         KeyboardInterrupt in the middle leaves the rest for the next call.
         """
-        while self._seized:
-            tid = next(iter(self._seized))
-            self._detach(tid)
-            self._seized.pop(tid, None)
+        if self._resuming:
+            return  # re-entered (from a signal handler, say): the outer call finishes the work
+        self._resuming = True
+        try:
+            while self._seized:
+                tid = next(iter(self._seized))
+                self._detach(tid)
+                self._seized.pop(tid, None)
+        finally:
+            self._resuming = False
 
     def close(self) -> None:
         """Detach every seized thread, leaving the process running; then release /proc/PID/mem.
