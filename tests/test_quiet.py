@@ -170,3 +170,55 @@ def test_core_without_nt_file_walks_as_with_it(quiet_cores, tmp_path):
             runs.append([[(f["pc"], f["function"], f["module"], f["registers"]) for f in t["frames"]]
                          for t in doc["threads"]])
         assert runs[0] == runs[1], name
+
+
+def _walk(path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, list]:
+    r = subprocess.run([sys.executable, "-m", "dwarfunwind", "unwind", str(path), "--json", *extra],
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    frames = [[(f["pc"], f["function"]) for f in t["frames"]] for t in json.loads(r.stdout)["threads"]] \
+        if r.stdout else []
+    return r, frames
+
+
+def test_relative_nt_file_path_is_resolved_against_the_core_directory(quiet_cores, tmp_path):
+    """`.////../prog` in NT_FILE (as some dumpers write): found next to the core, same walk, nothing said."""
+    core, exe = quiet_cores["mt_c"]
+    data = core.read_bytes()
+    old = exe.encode() + b"\0"
+    rel = b"../" + os.path.basename(exe).encode()
+    assert len(old) > len(rel) + 3 and data.count(old) >= 1
+    new = b"." + b"/" * (len(old) - 1 - len(rel) - 1) + rel + b"\0"
+    assert len(new) == len(old)
+    odd = core.parent / "core.relative"
+    odd.write_bytes(data.replace(old, new))
+    (r0, want), (r1, got) = _walk(core), _walk(odd)
+    assert r1.stderr == "" and r1.returncode == 0, r1.stderr
+    assert got == want
+
+
+def test_exe_whose_build_id_differs_is_said_once(quiet_cores):
+    core, _ = quiet_cores["mt_c"]
+    other = os.path.realpath(shutil.which("sleep") or "/bin/sleep")
+    r, frames = _walk(core, "--exe", other)
+    lines = [line for line in r.stderr.splitlines() if "build-id" in line]
+    assert len(lines) == 1 and "--exe" in lines[0] and other in lines[0], r.stderr
+    assert "using" in lines[0]
+    assert len(r.stderr.splitlines()) == len(set(r.stderr.splitlines()))  # nothing said twice
+
+
+def test_traces_kept_after_close_do_not_pin_files(quiet_cores):
+    """60 programs closed, their traces kept: open descriptors stay bounded, and source lines still work."""
+    import dwarfunwind
+    from dwarfunwind.modules import REOPEN_LIMIT
+
+    core, exe = quiet_cores["mt_c"]
+    before = len(os.listdir("/proc/self/fd"))
+    kept = []
+    for _ in range(60):
+        with dwarfunwind.Program.from_core(str(core), exe=exe) as prog:
+            kept.append(prog.stack_traces())
+    assert len(os.listdir("/proc/self/fd")) - before <= 3 * REOPEN_LIMIT
+    main = next(f for f in kept[-1][0].frames if f.function == "main")
+    src = main.source()  # the file is opened again, through the bounded cache
+    assert src is not None and src[0].endswith("mt.c")
+    assert len(os.listdir("/proc/self/fd")) - before <= 3 * REOPEN_LIMIT
