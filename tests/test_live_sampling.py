@@ -120,6 +120,10 @@ def test_hundred_samples_of_a_running_process(busy):
                 time.sleep(0.002)
         assert cpu_ticks(p.pid) > ticks  # it ran between samples
         assert len(prog.modules.modules) >= 2
+        warm = list(prog.modules.modules)
+        prog.refresh_modules()  # nothing was loaded: the same modules, caches and all
+        assert all(a is b for a, b in zip(prog.modules.modules, warm)) and len(prog.modules.modules) == len(warm)
+        assert prog.sample()[0].complete
     assert len(seen) > 10, "samples of a running process differ"
     assert in_loop >= 90  # (the first may still be in printf's write)
     state, tracer = _status(f"/proc/{p.pid}")

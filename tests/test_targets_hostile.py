@@ -26,13 +26,25 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (LIMIT_AS, LIMIT_AS))
 
 
+#: Runs the CLI as ``python -m dwarfunwind`` would, and writes its own peak RSS (KB) to argv[1] at exit.
+_WRAPPER = ("import atexit, resource, runpy, sys\n"
+            "out = sys.argv[1]\n"
+            "atexit.register(lambda: open(out, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+            "sys.argv = ['dwarfunwind'] + sys.argv[2:]\n"
+            "runpy.run_module('dwarfunwind', run_name='__main__')\n")
+
+
 def run_cli(*args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, int]:
-    """The CLI under the limits; (result, peak RSS of the child in KB)."""
-    r = subprocess.run([sys.executable, "-m", "dwarfunwind", *args], capture_output=True, text=True,
-                       errors="replace", timeout=30, preexec_fn=_limits, cwd=ROOT,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
-    # The largest of all children so far: an upper bound on this one's peak.
-    return r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """The CLI under the limits; (result, peak RSS of that process in KB)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        r = subprocess.run([sys.executable, "-c", _WRAPPER, rss.name, *args], capture_output=True, text=True,
+                           errors="replace", timeout=30, preexec_fn=_limits, cwd=ROOT,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
+        peak = rss.read().strip()
+    assert peak, f"the CLI did not exit normally: {r.returncode} {r.stderr[-2000:]}"
+    return r, int(peak)
 
 
 def assert_clean(r: subprocess.CompletedProcess, rss_kb: int) -> None:

@@ -35,7 +35,7 @@ from ..arch.x86_64 import RSP
 from ..elf.reader import ELFReader
 from ..errors import DwarfUnwindError, MemoryReadError, TargetError
 from .base import Mapping, Target, ThreadInfo, check_read
-from .files import file_kind, printable
+from .files import file_kind, open_regular, printable
 from .recording import merge_ranges
 
 MAGIC = b"DWUNSNAP"
@@ -291,16 +291,18 @@ class SnapshotTarget:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self.name = self.path
+        self.name = printable(self.path)
         self._data: mmap.mmap | bytes = b""
+        fd = open_regular(self.path, "snapshot")
         try:
-            with open(self.path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size < _PREAMBLE.size:
-                    raise TargetError(f"{self.path}: {size} bytes, too short for a snapshot")
-                self._data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            size = os.fstat(fd).st_size
+            if size < _PREAMBLE.size:
+                raise TargetError(f"{self.name}: {size} bytes, too short for a snapshot")
+            self._data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         except OSError as e:
-            raise TargetError(f"{self.path}: cannot open snapshot: {e.strerror or e}") from None
+            raise TargetError(f"{self.name}: cannot open snapshot: {e.strerror or e}") from None
+        finally:
+            os.close(fd)
         try:
             self._parse()
         except BaseException:
