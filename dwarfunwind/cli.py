@@ -165,20 +165,7 @@ def cmd_unwind(args: argparse.Namespace) -> int:
 
 def _save(program: Program, traces: list[StackTrace], path: str) -> None:
     """Write a snapshot holding every byte the walk read, plus the default stack ranges."""
-    from .targets.recording import RecordingTarget
-    from .targets.snapshot import save_snapshot
-    from .unwind.engine import Unwinder
-
-    # Walk again through a recording target so the snapshot replays exactly this walk.
-    recorder = RecordingTarget(program.target)
-    unwinder = Unwinder(recorder, program.modules)
-    for t in traces:
-        unwinder.unwind_thread(t.thread, method=t.method)
-        unwinder.unwind_thread(t.thread, method="fp")
-    for m in program.modules.modules:
-        if m.path == "[vdso]":
-            recorder.read_memory(m.start, m.end - m.start)
-    save_snapshot(program.target, path, recorder.ranges())
+    program.save_snapshot(path, traces)
 
 
 # -- demo --------------------------------------------------------------------------------------------

@@ -187,6 +187,27 @@ class Program:
         self.unwinder.modules = new
         self.unwinder._markers.clear()
 
+    def save_snapshot(self, path: str, traces: Sequence[StackTrace]) -> None:
+        """Write a snapshot (docs/snapshot.md) that replays ``traces``: every byte their walks read
+        (with CFI and with frame pointers, for ``--method compare``), each thread's stack and the vDSO.
+
+        Each thread is walked again only as far as its trace went, so the frame budget holds.
+        ``path`` must be a new name or a regular file (TargetError otherwise, naming it).
+        """
+        from .targets.recording import RecordingTarget
+        from .targets.snapshot import save_snapshot
+
+        recorder = RecordingTarget(self.target)
+        unwinder = Unwinder(recorder, self.modules)
+        for t in traces:
+            limit = max(1, len(t.frames))
+            unwinder.unwind_thread(t.thread, method=t.method, max_frames=limit)
+            unwinder.unwind_thread(t.thread, method="fp", max_frames=limit)
+        for m in self.modules.modules:
+            if m.path == "[vdso]":
+                recorder.read_memory(m.start, m.end - m.start)
+        save_snapshot(self.target, path, recorder.ranges())
+
     # -- problems -----------------------------------------------------------------------------------
 
     def _all_problems(self) -> list[Problem]:

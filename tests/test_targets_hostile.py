@@ -72,6 +72,10 @@ def test_thousand_threads_sharing_one_stack_stay_bounded(hostile):
     assert all(t["frames"] for t in threads)
     assert threads[0]["stop_reason"] == "frame-limit" and len(threads[0]["frames"]) == 4096
     assert any("budget" in t["stop_detail"] for t in threads)
+    # --save walks each thread again only as far as its trace went: still bounded.
+    r, rss = run_cli("unwind", str(core), "--save", str(hostile / "threads.snap"))
+    assert_clean(r, rss)
+    assert r.returncode == 1 and (hostile / "threads.snap").is_file()
 
 
 def test_sparse_gigabyte_file_note(hostile):
