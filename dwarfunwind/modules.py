@@ -30,6 +30,7 @@ REOPEN_LIMIT = 16
 _reopened: OrderedDict[str, ElfFile] = OrderedDict()
 
 
+
 def _reopen(path: str, build_id: bytes | None) -> ElfFile:
     """``path`` open again for a module whose program was closed: at most REOPEN_LIMIT files stay open."""
     elf = _reopened.get(path)
@@ -56,14 +57,18 @@ class Module:
     """
 
     __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms", "_closed", "_file", "_build_id",
-                 "errors")
+                 "errors", "recorded_build_id")
 
-    def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None) -> None:
+    def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None, *,
+                 recorded_build_id: bytes | None = None) -> None:
         self.path = path
         self.start = start
         self.end = end
         self.bias = bias
         self.elf = elf
+        #: The build-id the target recorded for this module (NT_FILE or its first page), when known:
+        #: what to look a missing file up by.
+        self.recorded_build_id = recorded_build_id
         self._rows: dict[int, Row | None] = {}
         self._syms: dict[int, tuple[str, int] | None] = {}
         self._closed = False
@@ -301,7 +306,7 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
     if chosen is None:
         reason = errors[0] if errors else rejected[0] if rejected else f"{shown}: module not found"
         problems.append(Problem(f"{reason}; frames in it have no CFI or symbols", path, short="not found"))
-        return Module(path, maps[0].start, maps[0].end, 0, None)
+        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
     have = chosen.build_id
     if want and have and want != have:
         problems.append(Problem(f"{printable(chosen.path)}: build-id {have.hex()} does not match the target's "
@@ -310,8 +315,8 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
         bias = _bias(chosen.reader, first_map)
     except ELFError as e:
         problems.append(Problem(with_name(shown, e), path, short="unreadable"))
-        return Module(path, maps[0].start, maps[0].end, 0, None)
-    return Module(path, maps[0].start, maps[0].end, bias, chosen)
+        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
+    return Module(path, maps[0].start, maps[0].end, bias, chosen, recorded_build_id=want)
 
 
 def _hex(b: bytes | None) -> str:

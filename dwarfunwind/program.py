@@ -191,7 +191,8 @@ class Program:
         """Write a snapshot (docs/snapshot.md) that replays ``traces``: every byte their walks read
         (with CFI and with frame pointers, for ``--method compare``), each thread's stack and the vDSO.
 
-        Each thread is walked again only as far as its trace went, so the frame budget holds.
+        Each thread is walked again only as far as its trace went (one step more, for the reads
+        that ended it), so ``-n`` and the frame budget hold.
         ``path`` must be a new name or a regular file (TargetError otherwise, naming it).
         """
         from .targets.recording import RecordingTarget
@@ -200,7 +201,7 @@ class Program:
         recorder = RecordingTarget(self.target)
         unwinder = Unwinder(recorder, self.modules)
         for t in traces:
-            limit = max(1, len(t.frames))
+            limit = len(t.frames) + 1  # one step more: the reads that ended the walk are kept too
             unwinder.unwind_thread(t.thread, method=t.method, max_frames=limit)
             unwinder.unwind_thread(t.thread, method="fp", max_frames=limit)
         for m in self.modules.modules:

@@ -24,13 +24,18 @@ import struct
 from bisect import bisect_right
 from collections.abc import Sequence
 from types import TracebackType
-from typing import NamedTuple
 
 from ..arch.x86_64 import REGNO, USER_REGS_SLOTS
 from ..elf.reader import EM_X86_64, ET_CORE, MAX_NOTES, PT_LOAD, PT_NOTE, ELFReader
 from ..errors import DwarfUnwindError, MemoryReadError, TargetError
 from .base import Mapping, ThreadInfo, check_read
 from .files import candidate_paths, open_regular, printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from .._typing import NamedTuple
 
 NT_PRSTATUS = 1
 NT_PRPSINFO = 3
