@@ -12,7 +12,6 @@ import mmap
 import os
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from .cfi.rules import Row
 from .elf.module import ElfFile
@@ -20,6 +19,12 @@ from .elf.reader import PT_LOAD, ELFReader
 from .errors import DwarfUnwindError, ELFError, MemoryReadError
 from .targets.base import Mapping, Target
 from .targets.files import candidate_paths, check_directory, is_regular, printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from ._typing import NamedTuple
 
 #: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
 MAX_VDSO_SIZE = 1 << 20

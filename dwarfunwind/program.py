@@ -17,10 +17,11 @@ SNAPSHOT_MAGIC = b"DWUNSNAP"
 
 #: At most this many module names are listed in the one line about problems no frame met.
 _SUMMARY_NAMES = 4
-#: Frames of all threads of one walk together (each frame holds its registers: ~0.5-1 KB). A hostile
+#: Frames of all threads of one walk together (a frame holds its registers: ~0.5 KB, ~2.5 KB while the CLI
+#: renders it as JSON). A hostile
 #: core of 1,000 threads sharing one deep stack would otherwise build millions of frames.
 #: Raise with DWARFUNWIND_MAX_TOTAL_FRAMES.
-MAX_TOTAL_FRAMES = 1 << 17
+MAX_TOTAL_FRAMES = 1 << 16
 
 
 class Program:
