@@ -222,3 +222,15 @@ def test_traces_kept_after_close_do_not_pin_files(quiet_cores):
     src = main.source()  # the file is opened again, through the bounded cache
     assert src is not None and src[0].endswith("mt.c")
     assert len(os.listdir("/proc/self/fd")) - before <= 3 * REOPEN_LIMIT
+
+
+def test_truncated_core_is_said_once_as_such(quiet_cores, tmp_path):
+    """A core cut to 60%: one line "core file truncated: N of M bytes" (N, M: the file sizes), no other echo."""
+    core, exe = quiet_cores["mt_c"]
+    data = core.read_bytes()
+    cut = tmp_path / "core.cut"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    r, _ = _walk(cut)
+    lines = [line for line in r.stderr.splitlines() if "truncated" in line]
+    assert lines == [f"dwarfunwind: {cut}: core file truncated: {len(data) * 6 // 10} of {len(data)} bytes"], r.stderr
+    assert len(r.stderr.splitlines()) == len(set(r.stderr.splitlines()))
