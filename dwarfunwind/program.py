@@ -118,7 +118,16 @@ class Program:
         MAX_TOTAL_FRAMES, or DWARFUNWIND_MAX_TOTAL_FRAMES): once spent, each
         remaining thread gets its first frame only, stopped with reason
         ``frame-limit`` and a detail naming the budget.
+
+        A live process opened with ``stopped=False`` is sampled (:meth:`sample`):
+        registers are never walked against memory that has moved on.
         """
+        if getattr(self.target, "stopped", True) is False:
+            return self.sample(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
+        return self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
+
+    def _walk(self, *, method: str, max_frames: int, tids: Iterable[int] | None,
+              total_frames: int | None) -> list[StackTrace]:
         budget = total_frames if total_frames is not None else _env_int("DWARFUNWIND_MAX_TOTAL_FRAMES",
                                                                         MAX_TOTAL_FRAMES)
         initial = budget
@@ -148,7 +157,7 @@ class Program:
         return self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
 
     def sample(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-               tids: Iterable[int] | None = None) -> list[StackTrace]:
+               tids: Iterable[int] | None = None, total_frames: int | None = None) -> list[StackTrace]:
         """Stop the target, walk every thread, let it run again; return the traces.
 
         For a live process opened with ``from_pid(pid, stopped=False)`` each call
@@ -159,10 +168,10 @@ class Program:
         stop = getattr(self.target, "stop", None)
         resume = getattr(self.target, "resume", None)
         if stop is None or resume is None or getattr(self.target, "stopped", False):
-            return self.stack_traces(method=method, max_frames=max_frames, tids=tids)
+            return self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
         stop()
         try:
-            return self.stack_traces(method=method, max_frames=max_frames, tids=tids)
+            return self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
         finally:
             resume()
 

@@ -124,6 +124,7 @@ def test_hundred_samples_of_a_running_process(busy):
         prog.refresh_modules()  # nothing was loaded: the same modules, caches and all
         assert all(a is b for a, b in zip(prog.modules.modules, warm)) and len(prog.modules.modules) == len(warm)
         assert prog.sample()[0].complete
+        assert prog.stack_traces()[0].complete and untraced(p.pid)  # not stopped: stack_traces() samples too
     assert len(seen) > 10, "samples of a running process differ"
     assert in_loop >= 90  # (the first may still be in printf's write)
     state, tracer = _status(f"/proc/{p.pid}")
