@@ -13,10 +13,11 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from .cfi.budget import Budget
 from .cfi.rules import Row
 from .elf.module import ElfFile
 from .elf.reader import PT_LOAD, ELFReader
-from .errors import DwarfUnwindError, ELFError, MemoryReadError
+from .errors import BudgetExceeded, DwarfUnwindError, ELFError, MemoryReadError
 from .targets.base import Mapping, Target
 from .targets.files import candidate_paths, check_directory, is_regular, printable
 
@@ -114,8 +115,11 @@ class Module:
             self.elf = None
         # A vDSO image read from memory holds no file: it is kept as it is.
 
-    def row_for(self, pc: int) -> Row | None:
-        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs)."""
+    def row_for(self, pc: int, budget: Budget | None = None) -> Row | None:
+        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs).
+
+        The decoding is charged to ``budget``; BudgetExceeded propagates (nothing is cached).
+        """
         try:
             return self._rows[pc]
         except KeyError:
@@ -124,7 +128,9 @@ class Module:
         elf = self.elf if not self._closed else self._elf()
         if elf is not None:
             try:
-                row = elf.row_for(pc - self.bias)
+                row = elf.row_for(pc - self.bias, budget)
+            except BudgetExceeded:
+                raise
             except DwarfUnwindError as e:
                 elf.errors.append(e)
         if len(self._rows) < 65536:

@@ -130,14 +130,17 @@ class Program:
               total_frames: int | None) -> list[StackTrace]:
         budget = total_frames if total_frames is not None else _env_int("DWARFUNWIND_MAX_TOTAL_FRAMES",
                                                                         MAX_TOTAL_FRAMES)
+        from .cfi.budget import Budget
+
         initial = budget
         wanted = set(tids) if tids is not None else None
+        work = Budget(getattr(self.target, "name", "") or "")  # the CFI work budget, shared by all threads
         out = []
         for thread in self.target.threads():
             if wanted is not None and thread.tid not in wanted:
                 continue
             limit = max(1, min(max_frames, budget))
-            trace = self.unwinder.unwind_thread(thread, method=method, max_frames=limit)
+            trace = self.unwinder.unwind_thread(thread, method=method, max_frames=limit, budget=work)
             budget -= len(trace.frames)
             if budget <= 0 and trace.stop_reason is StopReason.FRAME_LIMIT and limit < max_frames:
                 trace.stop_detail = (f"the budget of {initial} frames for all threads "

@@ -22,10 +22,14 @@ def _load() -> tuple[Any, Any] | None:
     if _demangler is False:
         _demangler = None
         import ctypes  # here, not at the top: only C++ names need it, and it costs ~8 ms to import
-        import ctypes.util
 
         try:
-            cxx = ctypes.CDLL(ctypes.util.find_library("stdc++") or "libstdc++.so.6")
+            try:  # by soname, as the dynamic loader finds it
+                cxx = ctypes.CDLL("libstdc++.so.6")
+            except OSError:  # ctypes.util costs ~30 ms (re, shutil, subprocess) and runs ldconfig: last resort
+                import ctypes.util
+
+                cxx = ctypes.CDLL(ctypes.util.find_library("stdc++") or "libstdc++.so.6")
             libc = ctypes.CDLL(None)
             fn = cxx.__cxa_demangle
             fn.restype = ctypes.c_void_p
