@@ -150,7 +150,18 @@ class Program:
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
                     max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
-        """The trace of thread ``tid`` (default: the crashed or first thread)."""
+        """The trace of thread ``tid`` (default: the crashed or first thread).
+
+        A live process opened with ``stopped=False`` is sampled for it (see :meth:`sample`).
+        """
+        if getattr(self.target, "stopped", True) is False:
+            traces = self.sample(method=method, max_frames=max_frames, tids=None if tid is None else [tid])
+            if tid is None and traces:
+                return traces[0]
+            found = next((t for t in traces if t.thread.tid == tid), None)
+            if found is None:
+                raise LookupError(f"{self.target.name}: no thread {tid}")
+            return found
         threads = self.threads()
         if not threads:
             raise TargetError(f"{self.target.name}: no threads")

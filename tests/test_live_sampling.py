@@ -125,6 +125,7 @@ def test_hundred_samples_of_a_running_process(busy):
         assert all(a is b for a, b in zip(prog.modules.modules, warm)) and len(prog.modules.modules) == len(warm)
         assert prog.sample()[0].complete
         assert prog.stack_traces()[0].complete and untraced(p.pid)  # not stopped: stack_traces() samples too
+        assert prog.stack_trace(p.pid).thread.tid == p.pid and untraced(p.pid)
     assert len(seen) > 10, "samples of a running process differ"
     assert in_loop >= 90  # (the first may still be in printf's write)
     state, tracer = _status(f"/proc/{p.pid}")
