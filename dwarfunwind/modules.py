@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
     from ._typing import NamedTuple
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .symbolize.symcache import SourceLocation
+
 #: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
 MAX_VDSO_SIZE = 1 << 20
 
@@ -138,9 +142,14 @@ class Module:
         return row
 
     def source(self, pc: int) -> tuple[str, int] | None:
-        """(file, line) for runtime address ``pc`` from DWARF line tables (decoded on first use)."""
+        """(file, line) in the function containing runtime address ``pc`` (see ElfFile.source)."""
         elf = self._elf()
         return elf.source(pc - self.bias) if elf is not None else None
+
+    def source_chain(self, pc: int) -> list[SourceLocation]:
+        """The inline chain at runtime address ``pc``, innermost first (see ElfFile.source_chain)."""
+        elf = self._elf()
+        return elf.source_chain(pc - self.bias) if elf is not None else []
 
     def symbolize(self, pc: int) -> tuple[str, int] | None:
         """(function, offset) for runtime address ``pc``."""
@@ -314,6 +323,15 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
             break
         if chosen is None:
             chosen = elf  # the best by path, kept in case nothing matches by build-id
+    if chosen is None and want:
+        from .symbolize import debuginfod
+
+        fetched = debuginfod.fetch(want, "executable", os.path.basename(path)) if debuginfod.enabled() else None
+        if fetched is not None:
+            try:
+                chosen = ElfFile.open(fetched)
+            except ELFError as e:
+                problems.append(Problem(with_name(shown, e), path, short="unreadable"))
     if chosen is None:
         reason = errors[0] if errors else rejected[0] if rejected else f"{shown}: module not found"
         problems.append(Problem(f"{reason}; frames in it have no CFI or symbols", path, short="not found"))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 
-from .errors import TargetError
+from .errors import DwarfUnwindError, TargetError
 from .modules import ModuleMap, Problem
 from .targets.base import Target, ThreadInfo
 from .targets.files import check_directory, open_regular, printable
@@ -111,8 +112,12 @@ class Program:
         return list(self.target.threads())
 
     def stack_traces(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-                     tids: Iterable[int] | None = None, total_frames: int | None = None) -> list[StackTrace]:
+                     tids: Iterable[int] | None = None, inline: bool = False, demangle: bool = True,
+                     total_frames: int | None = None) -> list[StackTrace]:
         """One trace per thread, the crashed thread first.
+
+        ``inline`` fills ``frame.inlined`` (from DWARF, loaded on demand); ``demangle``
+        shows C++ and Rust names as gdb does (``frame.linkage_name`` keeps the raw one).
 
         ``total_frames`` bounds the frames of all threads together (default
         MAX_TOTAL_FRAMES, or DWARFUNWIND_MAX_TOTAL_FRAMES): once spent, each
@@ -123,15 +128,18 @@ class Program:
         registers are never walked against memory that has moved on.
         """
         if getattr(self.target, "stopped", True) is False:
-            return self.sample(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
-        return self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
+            return self.sample(method=method, max_frames=max_frames, tids=tids, inline=inline, demangle=demangle,
+                               total_frames=total_frames)
+        traces = self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
+        _annotate(traces, inline, demangle)
+        return traces
 
     def _walk(self, *, method: str, max_frames: int, tids: Iterable[int] | None,
               total_frames: int | None) -> list[StackTrace]:
-        budget = total_frames if total_frames is not None else _env_int("DWARFUNWIND_MAX_TOTAL_FRAMES",
-                                                                        MAX_TOTAL_FRAMES)
         from .cfi.budget import Budget
 
+        budget = total_frames if total_frames is not None else _env_int("DWARFUNWIND_MAX_TOTAL_FRAMES",
+                                                                        MAX_TOTAL_FRAMES)
         initial = budget
         wanted = set(tids) if tids is not None else None
         work = Budget(getattr(self.target, "name", "") or "")  # the CFI work budget, shared by all threads
@@ -149,13 +157,15 @@ class Program:
         return out
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
-                    max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
+                    max_frames: int = DEFAULT_MAX_FRAMES, inline: bool = False,
+                    demangle: bool = True) -> StackTrace:
         """The trace of thread ``tid`` (default: the crashed or first thread).
 
         A live process opened with ``stopped=False`` is sampled for it (see :meth:`sample`).
         """
         if getattr(self.target, "stopped", True) is False:
-            traces = self.sample(method=method, max_frames=max_frames, tids=None if tid is None else [tid])
+            traces = self.sample(method=method, max_frames=max_frames, tids=None if tid is None else [tid],
+                                 inline=inline, demangle=demangle)
             if tid is None and traces:
                 return traces[0]
             found = next((t for t in traces if t.thread.tid == tid), None)
@@ -168,10 +178,21 @@ class Program:
         thread = threads[0] if tid is None else next((t for t in threads if t.tid == tid), None)
         if thread is None:
             raise LookupError(f"{self.target.name}: no thread {tid}")
-        return self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
+        trace = self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
+        _annotate([trace], inline, demangle)
+        return trace
+
+    def annotate(self, traces: list[StackTrace], *, inline: bool = False, demangle: bool = True) -> None:
+        """Inline chains and demangled names for traces walked with ``inline=False, demangle=False``.
+
+        It reads module files only, never the target, so it also works after :meth:`close`
+        (the CLI detaches from a live process first).
+        """
+        _annotate(traces, inline, demangle)
 
     def sample(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-               tids: Iterable[int] | None = None, total_frames: int | None = None) -> list[StackTrace]:
+               tids: Iterable[int] | None = None, inline: bool = False, demangle: bool = True,
+               total_frames: int | None = None) -> list[StackTrace]:
         """Stop the target, walk every thread, let it run again; return the traces.
 
         For a live process opened with ``from_pid(pid, stopped=False)`` each call
@@ -182,12 +203,15 @@ class Program:
         stop = getattr(self.target, "stop", None)
         resume = getattr(self.target, "resume", None)
         if stop is None or resume is None or getattr(self.target, "stopped", False):
-            return self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
-        stop()
-        try:
-            return self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
-        finally:
-            resume()
+            traces = self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
+        else:
+            stop()
+            try:
+                traces = self._walk(method=method, max_frames=max_frames, tids=tids, total_frames=total_frames)
+            finally:
+                resume()
+        _annotate(traces, inline, demangle)  # module files only: after the process runs again
+        return traces
 
     def refresh_modules(self) -> None:
         """Read the target's mappings again (a live process loaded or unloaded libraries).
@@ -238,6 +262,11 @@ class Program:
     def _all_problems(self) -> list[Problem]:
         out = [Problem(printable(n)) for n in getattr(self.target, "notes", ())]
         out += self.modules.problems
+        # Only symbolize modules that ran have something to say (importing them would cost start-up).
+        for name in ("debuginfod", "demangle"):
+            module = sys.modules.get(f"{__package__}.symbolize.{name}")
+            if module is not None:
+                out += [Problem(printable(str(text))) for text in module.problems()]
         for m in self.modules.modules:
             errors = list(m.errors) + (list(m.elf.errors) if m.elf is not None else [])
             for e in errors:
@@ -276,7 +305,10 @@ class Program:
             if t.frames and t.stop_reason in (StopReason.NO_MODULE, StopReason.NO_CFI):
                 stops.append(t.frames[-1].pc)
         # A walk that stopped in a mapping touched that file, module or not.
-        maps = self.target.mappings()
+        try:
+            maps = self.target.mappings() if stops else []
+        except DwarfUnwindError:  # a live process that has gone since
+            maps = []
         unexplained = []
         for pc in stops:
             m = next((m for m in maps if m.start <= pc < m.end), None)
@@ -337,3 +369,15 @@ def _env_int(name: str, default: int) -> int:
 def _with_name(name: str, error: Exception) -> str:
     text = printable(str(error))
     return text if text.startswith(name) else f"{name}: {text}"
+
+
+def _annotate(traces: list[StackTrace], inline: bool, demangle: bool) -> None:
+    """Inline chains and demangled names (dwarfunwind.symbolize), imported only when there is work:
+    a C program's plain walk has no mangled name."""
+    if not inline and not demangle:
+        return  # fresh frames already carry the symbol table's own names
+    if inline or any(f.linkage_name is not None and f.linkage_name.startswith(("_Z", "_R"))
+                     for t in traces for f in t.frames):
+        from .symbolize import annotate
+
+        annotate(traces, inline=inline, demangle=demangle)
