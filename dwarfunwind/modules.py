@@ -67,7 +67,7 @@ class Module:
     """
 
     __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms", "_closed", "_file", "_build_id",
-                 "errors", "recorded_build_id")
+                 "_file_errors", "errors", "recorded_build_id")
 
     def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None, *,
                  recorded_build_id: bytes | None = None) -> None:
@@ -84,6 +84,7 @@ class Module:
         self._closed = False
         self._file: str | None = None
         self._build_id: bytes | None = None
+        self._file_errors: list[DwarfUnwindError] = []
         #: Problems met after close() (the file could not be opened again).
         self.errors: list[DwarfUnwindError] = []
 
@@ -95,11 +96,18 @@ class Module:
         """The file name without directories (``libc.so.6``, ``[vdso]``), printable whatever its bytes."""
         return printable(os.path.basename(self.path) or self.path)
 
+    @property
+    def file_errors(self) -> list[DwarfUnwindError]:
+        """Problems met reading this module's file (CFI, symbols, debug info), before or after close()."""
+        return self.errors + (self.elf.errors if self.elf is not None else self._file_errors)
+
     def _elf(self) -> ElfFile | None:
         if not self._closed or self._file is None:
             return self.elf
         try:
-            return _reopen(self._file, self._build_id)
+            elf = _reopen(self._file, self._build_id)
+            elf.errors = self._file_errors  # what this lookup meets is this module's to say
+            return elf
         except DwarfUnwindError as e:
             if not self.errors:
                 self.errors.append(e)
@@ -115,6 +123,7 @@ class Module:
         if elf is not None and isinstance(getattr(elf.reader, "data", None), mmap.mmap):
             self._file = elf.path
             self._build_id = elf.build_id
+            self._file_errors = elf.errors
             elf.close()
             self.elf = None
         # A vDSO image read from memory holds no file: it is kept as it is.

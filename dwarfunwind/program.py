@@ -268,8 +268,7 @@ class Program:
             if module is not None:
                 out += [Problem(printable(str(text))) for text in module.problems()]
         for m in self.modules.modules:
-            errors = list(m.errors) + (list(m.elf.errors) if m.elf is not None else [])
-            for e in errors:
+            for e in m.file_errors:
                 out.append(Problem(_with_name(m.name, e), m.path))
         seen: set[str] = set()
         unique = []
