@@ -571,9 +571,9 @@ def cmd_unwind(args: Args) -> int:
         else:
             traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids, **words)
         if args.save:
-            _save(program, traces, args.save, max_frames)
+            _save(program, traces, args.save)
     program.annotate(traces + fp, inline=inline, demangle=not args.no_demangle)
-    problems = program.problems
+    problems = program.problems_for(traces + fp)
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
         _err(problem)
@@ -597,22 +597,11 @@ def cmd_unwind(args: Args) -> int:
     return 0 if all(t.complete for t in traces) else 1
 
 
-def _save(program: Program, traces: list[StackTrace], path: str, max_frames: int) -> None:
+def _save(program: Program, traces: list[StackTrace], path: str) -> None:
     """Write a snapshot holding every byte the walk read, plus the default stack ranges."""
-    from .targets.recording import RecordingTarget
-    from .targets.snapshot import save_snapshot
-    from .unwind.engine import Unwinder
-
-    # Walk again through a recording target so the snapshot replays exactly this walk.
-    recorder = RecordingTarget(program.target)
-    unwinder = Unwinder(recorder, program.modules)
-    for t in traces:
-        unwinder.unwind_thread(t.thread, method=t.method, max_frames=max_frames)
-        unwinder.unwind_thread(t.thread, method="fp", max_frames=max_frames)
-    for m in program.modules.modules:
-        if m.path == "[vdso]":
-            recorder.read_memory(m.start, m.end - m.start)
-    save_snapshot(program.target, path, recorder.ranges())
+    # Each thread is walked again through a recording target only as far as its trace went
+    # (so -n 0 and the frame budget hold): the snapshot replays exactly this walk.
+    program.save_snapshot(path, traces)
 
 
 # -- demo --------------------------------------------------------------------------------------------
