@@ -259,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the seed scenario: cross an exception frame with CFI vs frame pointers")
     d.set_defaults(func=cmd_demo)
 
+    from .check.cli import add_parser as add_check  # the check subcommand's own module
+
+    add_check(sub, _int)
+
     f = sub.add_parser("fuzz", help="run the CFI property suite (hypothesis) and summarize")
     f.add_argument("--examples", type=int, default=100, help="examples per property (100)")
     f.add_argument("--seed", type=int, help="hypothesis seed, to replay a run")

@@ -1,0 +1,206 @@
+"""``check``: hold an ELF file's CFI rows against its machine code, instruction by instruction.
+
+The library call is :func:`check_file`; the CLI (``python -m dwarfunwind check``)
+lives in :mod:`.cli`. Rows come from :mod:`dwarfunwind.cfi` (the same decoder
+that matches readelf), instructions from iced-x86 (:mod:`.decode`), and the
+abstract interpreter is :mod:`.analyze`. See docs/check.md.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+
+from ..cfi.program import row_table
+from ..cfi.sections import FDE
+from ..elf.demangle import demangle
+from ..elf.module import ElfFile
+from ..elf.reader import ET_REL
+from ..errors import DwarfUnwindError, ELFError
+from .findings import COVERAGE, FileReport, Finding, FunctionResult
+
+__all__ = ["check_file", "FileReport", "FunctionResult", "Finding", "NORETURN"]
+
+SHF_EXECINSTR = 0x4
+
+#: Functions that never return: a call to one ends the path (gcc places unrelated code after it).
+NORETURN = frozenset({
+    "abort", "exit", "_exit", "_Exit", "quick_exit", "__stack_chk_fail", "__stack_chk_fail_local",
+    "__assert_fail", "__assert_perror_fail", "__assert", "__fortify_fail", "__chk_fail", "__libc_fatal",
+    "__fortify_fail_abort", "err", "errx", "verr", "verrx", "pthread_exit",
+    "longjmp", "_longjmp", "siglongjmp", "__longjmp_chk", "__cxa_throw", "__cxa_rethrow",
+    "__cxa_bad_cast", "__cxa_bad_typeid", "__cxa_throw_bad_array_new_length", "__cxa_call_terminate",
+    "__cxa_pure_virtual", "__cxa_deleted_virtual", "_Unwind_Resume", "__libc_start_main", "__libc_main",
+    "_dl_signal_error", "_dl_signal_exception", "_dl_fatal_printf", "__malloc_assert", "malloc_printerr",
+    "__libc_message", "__libc_message_impl",
+    "std::terminate()", "std::__throw_bad_alloc()", "std::__throw_length_error(char const*)",
+    "std::__throw_logic_error(char const*)", "std::__throw_out_of_range(char const*)",
+    "std::__throw_out_of_range_fmt(char const*, ...)", "std::__throw_bad_array_new_length()",
+    "std::__throw_invalid_argument(char const*)", "std::__throw_runtime_error(char const*)",
+    "std::__throw_system_error(int)", "std::__throw_bad_function_call()", "std::__throw_bad_cast()",
+    "std::rethrow_exception(std::__exception_ptr::exception_ptr)", "__gnu_cxx::__verbose_terminate_handler()",
+    "std::__throw_regex_error(std::regex_constants::error_type)", "std::__throw_bad_optional_access()",
+    "std::__throw_bad_variant_access(char const*)", "std::__throw_future_error(int)",
+    "std::__throw_bad_weak_ptr()", "std::__throw_overflow_error(char const*)",
+    "std::__throw_underflow_error(char const*)", "std::__throw_range_error(char const*)",
+    "std::__throw_domain_error(char const*)", "std::__throw_ios_failure(char const*)",
+    "std::__throw_ios_failure(char const*, int)", "std::__throw_bad_exception()",
+    "std::__throw_bad_typeid()", "Py_FatalError", "_Py_FatalErrorFunc", "_Py_FatalErrorFormat",
+    "__libc_dynarray_at_failure", "_dl_signal_cerror",
+})
+
+
+class _Code:
+    """Bytes of the executable sections, by address."""
+
+    def __init__(self, elf: ElfFile) -> None:
+        self.spans: list[tuple[int, int, bytes]] = []
+        for s in elf.reader.sections:
+            if s.flags & SHF_EXECINSTR and s.type != 8 and s.size:
+                self.spans.append((s.addr, s.addr + s.size, elf.reader.section_data(s)))
+        self.spans.sort()
+        self.starts = [s[0] for s in self.spans]
+
+    def at(self, addr: int, size: int) -> bytes | None:
+        i = bisect.bisect_right(self.starts, addr) - 1
+        if i < 0:
+            return None
+        b, e, data = self.spans[i]
+        if addr + size > e:
+            return None
+        return data[addr - b: addr - b + size]
+
+
+class _Plt:
+    """PLT stub address -> the name of the function it calls (.rela.plt JUMP_SLOT relocations)."""
+
+    def __init__(self, elf: ElfFile) -> None:
+        import struct
+
+        self.names: dict[int, str] = {}
+        r = elf.reader
+        rela = r.section(".rela.plt")
+        if rela is None or rela.link >= len(r.sections):
+            return
+        dynsym = r.sections[rela.link]
+        if dynsym.link >= len(r.sections):
+            return
+        syms = r.section_data(dynsym)
+        strtab = r.section_data(r.sections[dynsym.link])
+        sec = r.section(".plt.sec")
+        plt = r.section(".plt")
+        if sec is not None:
+            base, skip = sec.addr, 0
+        elif plt is not None:
+            base, skip = plt.addr, 1
+        else:
+            return
+        data = r.section_data(rela)
+        for i, (_, info, _) in enumerate(struct.iter_unpack("<QQq", data[: len(data) - len(data) % 24])):
+            if info & 0xFFFFFFFF != 7:  # R_X86_64_JUMP_SLOT
+                continue
+            sym = info >> 32
+            if (sym + 1) * 24 > len(syms):
+                continue
+            name_off = struct.unpack_from("<I", syms, sym * 24)[0]
+            end = strtab.find(b"\0", name_off)
+            self.names[base + 16 * (i + skip)] = strtab[name_off:end].decode("utf-8", "replace")
+
+
+def check_file(path: str, *, function: str | None = None, address: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> FileReport:
+    """Check every FDE of ``path`` (or those matching ``function``/``address``) against its code.
+
+    Raises :class:`~dwarfunwind.errors.ELFError` when the file cannot be read
+    at all; problems with single entries are collected in ``report.errors``
+    and the rest is still checked.
+    """
+    from .analyze import FunctionChecker
+    from .coverage import coverage_findings, func_symbols
+
+    elf = ElfFile.open(path, find_debug=False)
+    if elf.reader.type == ET_REL:
+        raise ELFError(f"{path}: a relocatable object (.o); check a linked executable or shared library")
+    report = FileReport(path)
+    code = _Code(elf)
+    plt = _Plt(elf)
+
+    try:
+        symbols, full, labels = func_symbols(elf.reader)
+    except ELFError as e:
+        report.errors.append(str(e))
+        symbols, full, labels = [], False, set()
+    starts = [s[0] for s in symbols]
+    names: dict[int, str] = {}
+
+    def name_of(pc: int) -> tuple[str, int]:
+        i = bisect.bisect_right(starts, pc) - 1
+        if i >= 0 and pc < symbols[i][0] + symbols[i][1]:
+            start = symbols[i][0]
+            name = names.get(start)
+            if name is None:
+                raw = symbols[i][2]
+                name = names[start] = demangle(raw.split("@", 1)[0] or raw)
+            return name, pc - start
+        name = plt.names.get(pc & ~15)
+        return (f"{name}@plt", pc & 15) if name else ("", 0)
+
+    def noreturn(target: int) -> bool:
+        name = plt.names.get(target)
+        if name is None:
+            name, off = name_of(target)
+            if off:
+                return False
+        return name in NORETURN
+
+    sections = elf.cfi_sections()
+    report.errors.extend(str(e) for e in elf.errors)
+    fdes: list[FDE] = []
+    for section in sections:
+        errors: list = []
+        fdes.extend(section.fdes(errors))
+        report.errors.extend(str(e) for e in errors)
+    wanted = fdes
+    if address is not None:
+        wanted = [f for f in fdes if f.pc_begin <= address < f.pc_end]
+    if function is not None:
+        wanted = [f for f in wanted if _matches(name_of(f.pc_begin), function)
+                  or f.signal_frame and _matches(name_of(f.pc_begin + 1), function)]
+    total = len(wanted)
+    for n, fde in enumerate(wanted):
+        if progress is not None and n % 256 == 0:
+            progress(n, total)
+        if fde.pc_end <= fde.pc_begin:
+            continue
+        begin = fde.pc_begin
+        if fde.signal_frame and begin not in labels and begin + 1 in labels:
+            begin += 1  # glibc's __restore_rt: the FDE starts a byte early so that pc-1 lookups find it
+        data = code.at(begin, fde.pc_end - begin)
+        if data is None:
+            continue  # reported by coverage
+        try:
+            table = row_table(fde)
+        except DwarfUnwindError as e:
+            report.errors.append(str(e))
+            continue
+        name, off = name_of(fde.pc_begin)
+        checker = FunctionChecker(fde, table, data, name if not off else f"{name}+{off:#x}", name_of, noreturn,
+                                  begin=begin)
+        result = checker.run()
+        if checker.ends_mid_instruction:
+            nm, o = name_of(fde.pc_begin)
+            report.coverage.append(Finding(COVERAGE, fde.pc_end, f"FDE at {fde.section}+{fde.offset:#x} "
+                                           f"({fde.pc_begin:#x}..{fde.pc_end:#x}) ends in the middle of an "
+                                           "instruction", function=nm, offset=fde.pc_end - fde.pc_begin + o))
+        report.functions.append(result)
+        report.instructions += result.instructions
+    if progress is not None:
+        progress(total, total)
+    if function is None and address is None:
+        report.coverage.extend(coverage_findings(fdes, symbols, full, labels, code.at, name_of, sections))
+    return report
+
+
+def _matches(hit: tuple[str, int], function: str) -> bool:
+    name, off = hit
+    return off == 0 and (name == function or name.split("(", 1)[0] == function)
