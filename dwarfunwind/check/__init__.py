@@ -55,11 +55,18 @@ class _Code:
 
     def __init__(self, elf: ElfFile) -> None:
         self.spans: list[tuple[int, int, bytes]] = []
+        #: .plt, .plt.got, .plt.sec: linker-made stubs, described by linker-made FDEs without symbols.
+        self.plt: list[tuple[int, int, int]] = []  # (start, end, entry size)
         for s in elf.reader.sections:
             if s.flags & SHF_EXECINSTR and s.type != 8 and s.size:
                 self.spans.append((s.addr, s.addr + s.size, elf.reader.section_data(s)))
+                if s.name.startswith(".plt"):
+                    self.plt.append((s.addr, s.addr + s.size, s.entsize if s.entsize in (8, 16) else 16))
         self.spans.sort()
         self.starts = [s[0] for s in self.spans]
+
+    def in_plt(self, addr: int) -> bool:
+        return any(b <= addr < e for b, e, _ in self.plt)
 
     def at(self, addr: int, size: int) -> bytes | None:
         i = bisect.bisect_right(self.starts, addr) - 1
@@ -72,39 +79,51 @@ class _Code:
 
 
 class _Plt:
-    """PLT stub address -> the name of the function it calls (.rela.plt JUMP_SLOT relocations)."""
+    """PLT stub address -> the name of the function it jumps to.
 
-    def __init__(self, elf: ElfFile) -> None:
+    Each stub (.plt, .plt.sec, .plt.got) is decoded; its ``jmp *SLOT(%rip)`` names a GOT slot,
+    and the dynamic relocation of that slot (JUMP_SLOT or GLOB_DAT) names the symbol. This does
+    not depend on the order of .rela.plt, which IRELATIVE entries disturb.
+    """
+
+    def __init__(self, elf: ElfFile, code: _Code) -> None:
         import struct
+
+        from .decode import decode_range, iced
 
         self.names: dict[int, str] = {}
         r = elf.reader
-        rela = r.section(".rela.plt")
-        if rela is None or rela.link >= len(r.sections):
-            return
-        dynsym = r.sections[rela.link]
-        if dynsym.link >= len(r.sections):
-            return
-        syms = r.section_data(dynsym)
-        strtab = r.section_data(r.sections[dynsym.link])
-        sec = r.section(".plt.sec")
-        plt = r.section(".plt")
-        if sec is not None:
-            base, skip = sec.addr, 0
-        elif plt is not None:
-            base, skip = plt.addr, 1
-        else:
-            return
-        data = r.section_data(rela)
-        for i, (_, info, _) in enumerate(struct.iter_unpack("<QQq", data[: len(data) - len(data) % 24])):
-            if info & 0xFFFFFFFF != 7:  # R_X86_64_JUMP_SLOT
+        slots: dict[int, str] = {}
+        for rela in r.sections:
+            if rela.type != 4 or rela.link >= len(r.sections) or rela.name not in (".rela.plt", ".rela.dyn"):
                 continue
-            sym = info >> 32
-            if (sym + 1) * 24 > len(syms):
+            dynsym = r.sections[rela.link]
+            if dynsym.link >= len(r.sections):
                 continue
-            name_off = struct.unpack_from("<I", syms, sym * 24)[0]
-            end = strtab.find(b"\0", name_off)
-            self.names[base + 16 * (i + skip)] = strtab[name_off:end].decode("utf-8", "replace")
+            syms = r.section_data(dynsym)
+            strtab = r.section_data(r.sections[dynsym.link])
+            data = r.section_data(rela)
+            for off, info, _ in struct.iter_unpack("<QQq", data[: len(data) - len(data) % 24]):
+                if info & 0xFFFFFFFF not in (6, 7):  # R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
+                    continue
+                sym = info >> 32
+                if (sym + 1) * 24 > len(syms):
+                    continue
+                name_off = struct.unpack_from("<I", syms, sym * 24)[0]
+                end = strtab.find(b"\0", name_off)
+                slots[off] = strtab[name_off:end].decode("utf-8", "replace")
+        if not slots:
+            return
+        x = iced()
+        for b, e, size in code.plt:
+            data = code.at(b, e - b)
+            if data is None:
+                continue
+            for ins in decode_range(data, b):
+                if ins.mnemonic == x.Mnemonic.JMP and ins.is_ip_rel_memory_operand:
+                    name = slots.get(ins.ip_rel_memory_address)
+                    if name is not None:
+                        self.names.setdefault(b + (ins.ip - b) // size * size, name)
 
 
 def check_file(path: str, *, function: str | None = None, address: int | None = None,
@@ -123,7 +142,7 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
         raise ELFError(f"{path}: a relocatable object (.o); check a linked executable or shared library")
     report = FileReport(path)
     code = _Code(elf)
-    plt = _Plt(elf)
+    plt = _Plt(elf, code)
 
     try:
         symbols, full, labels = func_symbols(elf.reader)
@@ -185,7 +204,7 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
             continue
         name, off = name_of(fde.pc_begin)
         checker = FunctionChecker(fde, table, data, name if not off else f"{name}+{off:#x}", name_of, noreturn,
-                                  begin=begin)
+                                  begin=begin, in_plt=code.in_plt)
         result = checker.run()
         if checker.ends_mid_instruction:
             nm, o = name_of(fde.pc_begin)
@@ -197,7 +216,7 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
     if progress is not None:
         progress(total, total)
     if function is None and address is None:
-        report.coverage.extend(coverage_findings(fdes, symbols, full, labels, code.at, name_of, sections))
+        report.coverage.extend(coverage_findings(fdes, symbols, full, labels, code.at, name_of, sections, code.in_plt))
     return report
 
 

@@ -53,7 +53,7 @@ class _Tables:
         self.PUSH, self.POP, self.MOV, self.LEA = M.PUSH, M.POP, M.MOV, M.LEA
         self.ADD, self.SUB, self.AND, self.LEAVE, self.ENTER = M.ADD, M.SUB, M.AND, M.LEAVE, M.ENTER
         self.UD2, self.HLT, self.INT3, self.NOP, self.ENDBR64 = M.UD2, M.HLT, M.INT3, M.NOP, M.ENDBR64
-        self.XCHG = M.XCHG
+        self.SYSCALLS = {M.SYSCALL, M.SYSENTER}
         F = x.FlowControl
         self.F_NEXT, self.F_JMP, self.F_IJMP, self.F_JCC = (F.NEXT, F.UNCONDITIONAL_BRANCH, F.INDIRECT_BRANCH,
                                                             F.CONDITIONAL_BRANCH)
@@ -131,7 +131,8 @@ class FunctionChecker:
     """Checks one FDE. ``name_of(addr) -> (name, offset)`` symbolizes findings."""
 
     def __init__(self, fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]], code: bytes | memoryview,
-                 name: str, name_of: Any, noreturn: Any = None, begin: int | None = None) -> None:
+                 name: str, name_of: Any, noreturn: Any = None, begin: int | None = None,
+                 in_plt: Any = None) -> None:
         self.fde = fde
         self.rows = _Row(table)
         self.code = code
@@ -139,6 +140,7 @@ class FunctionChecker:
         self.end = fde.pc_end
         self.name_of = name_of
         self.noreturn = noreturn  # callable(target address) -> bool, or None
+        self.in_plt = in_plt  # callable(address) -> bool: lazy-binding stubs end in an indirect jump
         self.result = FunctionResult(fde.pc_begin, fde.pc_end, name)
         self.signal = fde.signal_frame
         self.ra_column = fde.cie.return_address_register
@@ -218,11 +220,11 @@ class FunctionChecker:
         and the rest of the FDE is checked for consistency with it.
         """
         first = self.rows.table[0] if self.rows.table else None
-        if first is not None and first[0] == self.begin and not self.signal:
+        if first is not None and first[0] == self.begin:
             loc, cfa, rules = first
             ra = rules.get(self.ra_column)
             if cfa.expression is None and (cfa.register, cfa.offset) != (RSP, 8) or (
-                    ra is not None and ra != Rule(OFFSET, -8)):
+                    ra is not None and ra.kind == OFFSET and ra.arg != -8):
                 self.fragment = True
                 return self._fragment_state(cfa, rules)
         regs: list[tuple[int, int] | None] = [None] * 16
@@ -287,9 +289,10 @@ class FunctionChecker:
                 return budget  # fell off the end of the FDE (a call to a noreturn function before it)
             ins = by_addr.get(pc)
             if ins is None:
-                self._uncheckable(pc, "jump into the middle of an instruction" if pc in self._starts() else
-                                  "no instruction decodes here")
-                return budget
+                ins = self._resync(pc)
+                if ins is None:
+                    self._uncheckable(pc, "no instruction decodes here")
+                    return budget
             if pc in leaders and pc != -1:
                 old = stored.get(pc)
                 if old is None:
@@ -308,6 +311,8 @@ class FunctionChecker:
                                                          function=self.name_of(pc)[0], offset=self.name_of(pc)[1]))
                 return budget
             fc = ins.flow_control
+            if (fc == T.F_CALL or fc == T.F_ICALL) and ins.mnemonic in T.SYSCALLS:
+                fc = T.F_INT  # the kernel returns here and keeps all but rax, rcx, r11
             if fc == T.F_CALL or fc == T.F_ICALL:
                 self._clobber_below_sp(st)  # the callee's frame: what lies below rsp is gone
                 ver += 1
@@ -320,8 +325,13 @@ class FunctionChecker:
             if fc == T.F_NEXT:
                 changed = self._step(ins, st, T)
                 if changed is None:
-                    self._uncheckable(pc, "the stack pointer is computed")
-                    return budget
+                    # rsp is no longer known relative to the CFA (alloca, a computed rsp): go on
+                    # while another register (rbp) still locates the CFA; rsp may come back from it.
+                    st.regs[RSP] = None
+                    if not any(v is not None and v[0] == CFA for v in st.regs):
+                        self._uncheckable(pc, "the stack pointer is computed and no register locates the CFA")
+                        return budget
+                    changed = True
                 if changed:
                     ver += 1
                 pc = ins.next_ip
@@ -343,6 +353,11 @@ class FunctionChecker:
             if fc == T.F_CALL or fc == T.F_ICALL:
                 if fc == T.F_CALL and self.noreturn is not None and self.noreturn(ins.near_branch_target):
                     return budget
+                nxt = by_addr.get(ins.next_ip)
+                if nxt is not None and nxt.mnemonic in (T.NOP, T.INT3, T.UD2):
+                    # Padding after a call: compilers align the next block behind a call that does not
+                    # return (a noreturn callee we cannot name, as in a stripped library). End the path.
+                    return budget
                 for r in CALLER_SAVED:
                     st.regs[r] = None
                 ver += 1
@@ -350,17 +365,17 @@ class FunctionChecker:
                 continue
             if fc == T.F_IJMP:
                 rsp = st.regs[RSP]
-                if rsp != (CFA, -8):
+                if rsp != (CFA, -8) and not (self.in_plt is not None and self.in_plt(pc)):
                     self._uncheckable(pc, "indirect jump (targets unknown)")
                 return budget  # at the entry stack depth: a tail call through a pointer
             if fc == T.F_EXC or fc == T.F_INT:
                 m = ins.mnemonic
                 if m == T.UD2 or m == T.INT3 or m == T.HLT:
                     return budget
-                # int $0x80 / into / syscall-like traps return: treat as a call clobbering everything
-                for r in range(16):
-                    if r != RSP:
-                        st.regs[r] = None
+                # syscall, int $0x80: the kernel returns here; iced knows what they clobber (rax, rcx, r11)
+                if self._step(ins, st, T) is None:
+                    self._uncheckable(pc, "the stack pointer is computed")
+                    return budget
                 ver += 1
                 pc = ins.next_ip
                 continue
@@ -370,8 +385,18 @@ class FunctionChecker:
             self._uncheckable(pc, "unhandled control flow")
             return budget
 
-    def _starts(self) -> set[int]:
-        return set(self._ins)
+    def _resync(self, pc: int) -> Any:
+        """Decode from a jump target inside another instruction (glibc jumps over a ``lock`` prefix)."""
+        by_addr = self._ins
+        off = pc - self.begin
+        first = None
+        for ins in decode_range(self.code[off: off + 64], pc):
+            if ins.ip in by_addr or ins.next_ip > self.end:
+                break
+            by_addr[ins.ip] = ins
+            if first is None:
+                first = ins
+        return first
 
     # -- transfer function ---------------------------------------------------------------------------
 
@@ -424,6 +449,8 @@ class FunctionChecker:
         if m == T.POP:
             sp = regs[RSP]
             if sp is None:
+                if ins.op0_kind == T.K_REG and ins.op0_register in T.full:
+                    regs[T.full[ins.op0_register]] = None
                 return None
             val = mem.get(sp)
             regs[RSP] = (sp[0], sp[1] + 8)
@@ -442,7 +469,7 @@ class FunctionChecker:
         if m == T.LEAVE:
             bp = regs[RBP]
             if bp is None:
-                return None
+                return None  # rsp unknown; rbp too (handled by the caller)
             regs[RBP] = mem.get(bp)
             regs[RSP] = (bp[0], bp[1] + 8)
             return True

@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
                 docs.append({"file": path, "error": str(e)})
             continue
         progress.close()
-        for e in report.errors:
-            print(f"dwarfunwind: {e}", file=sys.stderr)
+        for problem in report.errors:
+            print(f"dwarfunwind: {problem}", file=sys.stderr)
         summary = report.summary()
         findings = findings or summary["findings"] > 0
         if args.json:

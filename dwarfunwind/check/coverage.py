@@ -46,14 +46,14 @@ def func_symbols(reader: ELFReader) -> tuple[list[tuple[int, int, str]], bool, s
 
 def coverage_findings(fdes: list[FDE], symbols: list[tuple[int, int, str]], full_symtab: bool, labels: set[int],
                       code_at: Callable[[int, int], bytes | None], name_of: Callable[[int], tuple[str, int]],
-                      sections: list[CFISection]) -> list[Finding]:
+                      sections: list[CFISection], in_plt: Callable[[int], bool]) -> list[Finding]:
     out: list[Finding] = []
 
     def add(kind: str, pc: int, message: str) -> None:
         name, off = name_of(pc)
         out.append(Finding(kind, pc, message, function=name, offset=off))
 
-    ranges = sorted((f.pc_begin, f.pc_end, f) for f in fdes if f.pc_end > f.pc_begin)
+    ranges = sorted(((f.pc_begin, f.pc_end, f) for f in fdes if f.pc_end > f.pc_begin), key=lambda r: r[:2])
     begins = [r[0] for r in ranges]
     # Overlaps (between FDEs of one section: .eh_frame and .debug_frame may describe the same code).
     prev: FDE | None = None
@@ -84,7 +84,7 @@ def coverage_findings(fdes: list[FDE], symbols: list[tuple[int, int, str]], full
             # an FDE over code no symbol names: judged only with a full .symtab
             k = bisect.bisect_left(starts, b)
             inside = k < len(symbols) and symbols[k][0] < e or any(b <= a < e for a in (b, b + 1) if a in labels)
-            if full_symtab and not inside:
+            if full_symtab and not inside and not in_plt(b):
                 add(COVERAGE, b, f"FDE at {f.section}+{f.offset:#x} ({b:#x}..{e:#x}) covers no FUNC symbol")
             continue
         if sym[0] != b and sym[0] < b:
