@@ -116,10 +116,10 @@ class _Plt:
             return
         x = iced()
         for b, e, size in code.plt:
-            data = code.at(b, e - b)
-            if data is None:
+            text = code.at(b, e - b)
+            if text is None:
                 continue
-            for ins in decode_range(data, b):
+            for ins in decode_range(text, b):
                 if ins.mnemonic == x.Mnemonic.JMP and ins.is_ip_rel_memory_operand:
                     name = slots.get(ins.ip_rel_memory_address)
                     if name is not None:
@@ -202,7 +202,7 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
         except DwarfUnwindError as e:
             report.errors.append(str(e))
             continue
-        name, off = name_of(fde.pc_begin)
+        name, off = name_of(begin)
         checker = FunctionChecker(fde, table, data, name if not off else f"{name}+{off:#x}", name_of, noreturn,
                                   begin=begin, in_plt=code.in_plt)
         result = checker.run()

@@ -328,7 +328,7 @@ class FunctionChecker:
                     # rsp is no longer known relative to the CFA (alloca, a computed rsp): go on
                     # while another register (rbp) still locates the CFA; rsp may come back from it.
                     st.regs[RSP] = None
-                    if not any(v is not None and v[0] == CFA for v in st.regs):
+                    if not any(v is not None and v[0] in (CFA, ALIGNED) for v in st.regs):
                         self._uncheckable(pc, "the stack pointer is computed and no register locates the CFA")
                         return budget
                     changed = True
@@ -599,7 +599,7 @@ class FunctionChecker:
                 if -v[1] != cfa.offset:
                     self._finding(CFA_MISMATCH, pc, "cfa", f"CFA is {_reg_name(r)}{-v[1]:+d} here, "
                                   f"CFI says {_reg_name(r)}{cfa.offset:+d}")
-            elif not any(x is not None and x[0] == CFA for x in st.regs):
+            elif not any(x is not None and x[0] in (CFA, ALIGNED) for x in st.regs):
                 self._uncheckable(pc, "the CFA is no longer known relative to any register")
                 return False
             elif v is None or v[0] == ALIGNED:
