@@ -41,6 +41,7 @@ CALLER_SAVED = (0, 1, 2, 4, 5, 8, 9, 10, 11)
 MAX_VISITS_PER_INSN = 8
 
 _NOT_CHECKABLE = object()
+_MISSING = object()
 _NOWHERE = object()  # a rule that points at a slot the function never wrote below its entry sp
 
 
@@ -54,6 +55,7 @@ class _Tables:
         self.ADD, self.SUB, self.AND, self.LEAVE, self.ENTER = M.ADD, M.SUB, M.AND, M.LEAVE, M.ENTER
         self.UD2, self.HLT, self.INT3, self.NOP, self.ENDBR64 = M.UD2, M.HLT, M.INT3, M.NOP, M.ENDBR64
         self.SYSCALLS = {M.SYSCALL, M.SYSENTER}
+        self.modelled = {M.NOP, M.ENDBR64, M.PUSH, M.POP, M.LEAVE, M.ENTER, M.MOV, M.LEA, M.ADD, M.SUB, M.AND}
         F = x.FlowControl
         self.F_NEXT, self.F_JMP, self.F_IJMP, self.F_JCC = (F.NEXT, F.UNCONDITIONAL_BRANCH, F.INDIRECT_BRANCH,
                                                             F.CONDITIONAL_BRANCH)
@@ -84,14 +86,16 @@ class _Tables:
         A = x.OpAccess
         self.WRITES = {A.WRITE, A.COND_WRITE, A.READ_WRITE, A.READ_COND_WRITE}
         self.info = x.InstructionInfoFactory()
-        self._effects: dict[tuple[int, int, int, int], tuple[tuple[int, ...], bool]] = {}
+        self._effects: dict[tuple[int, int, int], tuple[tuple[int, ...], bool]] = {}
 
     def effects(self, ins: Any) -> tuple[tuple[int, ...], bool]:
         """(DWARF registers written, writes memory) of an instruction we do not model one by one.
 
         Depends only on the opcode and the register operands, so it is cached on them.
         """
-        key = (ins.code, ins.op0_register, ins.op1_register, ins.op2_register)
+        # Written GPRs are the destination operands and the opcode's implicit ones; op2 is never a
+        # written GPR in x86-64 (mulx/pdep write op0/op1).
+        key = (ins.code, ins.op0_register, ins.op1_register)
         hit = self._effects.get(key)
         if hit is None:
             info = self.info.info(ins)
@@ -110,6 +114,16 @@ def _tables() -> _Tables:
     if _T is None:
         _T = _Tables()
     return _T
+
+
+def _store(mem: dict[tuple[int, int], tuple[int, int] | None], slot: tuple[int, int],
+           value: tuple[int, int] | None) -> None:
+    """Write a stack slot. Unknown values below the entry sp are dropped, not kept: an absent
+    slot there already means "holds nothing saved", and small maps make joins cheap."""
+    if value is None and (slot[0] != CFA or slot[1] < -8):
+        mem.pop(slot, None)
+    else:
+        mem[slot] = value
 
 
 def _signed(v: int) -> int:
@@ -146,6 +160,7 @@ class FunctionChecker:
         self.ra_column = fde.cie.return_address_register
         self._first: dict[str, Finding] = {}  # column -> lowest finding
         self._ins: dict[int, Any] = {}
+        self._plans: dict[int, Any] = {}
         #: True when the last instruction decoded from the range runs past its end.
         self.ends_mid_instruction = False
         #: True when the FDE does not start at a function entry (see _entry_state).
@@ -280,12 +295,16 @@ class FunctionChecker:
         last_row = -2
         last_ver = -1
         ver = 0
+        row_lo = row_hi = 0
+        begin, end = self.begin, self.end
+        F_NEXT, F_CALL, F_ICALL, F_EXC = T.F_NEXT, T.F_CALL, T.F_ICALL, T.F_EXC
+        step = self._step
         while True:
             budget -= 1
             if budget <= 0:
                 self._uncheckable(pc, "too many paths")
                 return budget
-            if not (self.begin <= pc < self.end):
+            if not (begin <= pc < end):
                 return budget  # fell off the end of the FDE (a call to a noreturn function before it)
             ins = by_addr.get(pc)
             if ins is None:
@@ -293,7 +312,7 @@ class FunctionChecker:
                 if ins is None:
                     self._uncheckable(pc, "no instruction decodes here")
                     return budget
-            if pc in leaders and pc != -1:
+            if pc in leaders:
                 old = stored.get(pc)
                 if old is None:
                     stored[pc] = st.copy()
@@ -305,25 +324,35 @@ class FunctionChecker:
                     if not old.merge(st) or n > MAX_VISITS_PER_INSN:
                         return budget
                     st = old.copy()
-                    last_row = -2
-            if ins.is_invalid:
+                    last_ver = -1
+            fc = ins.flow_control
+            if fc == F_EXC and ins.is_invalid:
                 self._first.setdefault("decode", Finding(DECODE, pc, "bytes do not decode as an instruction",
                                                          function=self.name_of(pc)[0], offset=self.name_of(pc)[1]))
                 return budget
-            fc = ins.flow_control
-            if (fc == T.F_CALL or fc == T.F_ICALL) and ins.mnemonic in T.SYSCALLS:
-                fc = T.F_INT  # the kernel returns here and keeps all but rax, rcx, r11
-            if fc == T.F_CALL or fc == T.F_ICALL:
-                self._clobber_below_sp(st)  # the callee's frame: what lies below rsp is gone
-                ver += 1
-            row = self.rows.index(pc)
-            if row != last_row or ver != last_ver:
+            if fc == F_CALL or fc == F_ICALL:
+                if ins.mnemonic in T.SYSCALLS:
+                    fc = T.F_INT  # the kernel returns here and keeps all but rax, rcx, r11
+                else:
+                    self._clobber_below_sp(st)  # the callee's frame: what lies below rsp is gone
+                    ver += 1
+            if row_lo <= pc < row_hi:
+                row = last_row
+            else:
+                row = self.rows.index(pc)
+                locs = self.rows.locs
+                row_lo = locs[row] if row >= 0 else -1
+                row_hi = locs[row + 1] if row + 1 < len(locs) else self.end
+                if row != last_row:
+                    last_ver = -1
+                    last_row = row
+            if ver != last_ver:
                 if not self._compare(pc, st, row):
                     return budget
-                last_row, last_ver = row, ver
+                last_ver = ver
             # -- control flow --
-            if fc == T.F_NEXT:
-                changed = self._step(ins, st, T)
+            if fc == F_NEXT:
+                changed = step(ins, st, T)
                 if changed is None:
                     # rsp is no longer known relative to the CFA (alloca, a computed rsp): go on
                     # while another register (rbp) still locates the CFA; rsp may come back from it.
@@ -350,13 +379,19 @@ class FunctionChecker:
                     work.append((t, st.copy()))
                 pc = ins.next_ip
                 continue
-            if fc == T.F_CALL or fc == T.F_ICALL:
-                if fc == T.F_CALL and self.noreturn is not None and self.noreturn(ins.near_branch_target):
+            if fc == F_CALL or fc == F_ICALL:
+                if fc == F_CALL and self.noreturn is not None and self.noreturn(ins.near_branch_target):
                     return budget
                 nxt = by_addr.get(ins.next_ip)
                 if nxt is not None and nxt.mnemonic in (T.NOP, T.INT3, T.UD2):
                     # Padding after a call: compilers align the next block behind a call that does not
                     # return (a noreturn callee we cannot name, as in a stripped library). End the path.
+                    return budget
+                after = self.rows.index(ins.next_ip)
+                if after != row and self.rows.table[after][1] != self.rows.table[row][1]:
+                    # A call leaves rsp as it was, so a CFA rule that changes exactly at the return
+                    # address says the compiler knew the callee does not return: the code there is
+                    # reached from elsewhere (and checked on that path).
                     return budget
                 for r in CALLER_SAVED:
                     st.regs[r] = None
@@ -419,11 +454,13 @@ class FunctionChecker:
             return
         b, o = sp
         for k in [k for k in st.mem if k[0] == b and k[1] < o]:
-            st.mem[k] = None
+            _store(st.mem, k, None)
 
     def _step(self, ins: Any, st: State, T: _Tables) -> bool | None:
         """Apply one non-branch instruction. True if the state changed; None if rsp became unknown."""
         m = ins.mnemonic
+        if m not in T.modelled:
+            return self._generic(ins, st, T)
         regs = st.regs
         mem = st.mem
         if m == T.NOP or m == T.ENDBR64:
@@ -444,7 +481,7 @@ class FunctionChecker:
                 return None
             sp = (sp[0], sp[1] - 8)
             regs[RSP] = sp
-            mem[sp] = val
+            _store(mem, sp, val)
             return True
         if m == T.POP:
             sp = regs[RSP]
@@ -464,7 +501,7 @@ class FunctionChecker:
             elif k == T.K_MEM:
                 a = self._addr(ins, st, T)  # computed with the incremented rsp, as the CPU does
                 if a is not None:
-                    mem[a] = val
+                    _store(mem, a, val)
             return True
         if m == T.LEAVE:
             bp = regs[RBP]
@@ -478,7 +515,7 @@ class FunctionChecker:
             if sp is None or ins.immediate8_2nd != 0:
                 return None
             sp = (sp[0], sp[1] - 8)
-            mem[sp] = regs[RBP]
+            _store(mem, sp, regs[RBP])
             regs[RBP] = sp
             regs[RSP] = (sp[0], sp[1] - ins.immediate16)
             return True
@@ -515,7 +552,7 @@ class FunctionChecker:
                 val = None
                 if ins.op1_kind == T.K_REG and ins.op1_register in T.full:
                     val = regs[T.full[ins.op1_register]]
-                mem[a] = val
+                _store(mem, a, val)
                 return True
         if (m == T.ADD or m == T.SUB) and k0 == T.K_REG and ins.op1_kind in T.IMM and ins.op0_register in T.full:
             r = T.full[ins.op0_register]
@@ -540,7 +577,13 @@ class FunctionChecker:
                 return True
             regs[r] = None
             return None if r == RSP else True
-        # Anything else: the registers it writes become unknown; a store to a known slot clobbers it.
+        return self._generic(ins, st, T)
+
+    def _generic(self, ins: Any, st: State, T: _Tables) -> bool | None:
+        """Anything not modelled: the registers it writes become unknown; a store to a known slot clobbers it."""
+        regs = st.regs
+        mem = st.mem
+        k0 = ins.op0_kind
         written, writes_mem = T.effects(ins)
         changed = False
         spi = ins.stack_pointer_increment
@@ -553,7 +596,7 @@ class FunctionChecker:
         if writes_mem and k0 == T.K_MEM or (writes_mem and ins.op1_kind == T.K_MEM):
             a = self._addr(ins, st, T)
             if a is not None:
-                mem[a] = None
+                _store(mem, a, None)
                 changed = True
         if spi:
             sp = regs[RSP]
@@ -562,7 +605,7 @@ class FunctionChecker:
             new = (sp[0], sp[1] + spi)
             if spi < 0:  # pushf and friends: the pushed slots hold unknown values
                 for o in range(new[1], sp[1], 8):
-                    mem[(sp[0], o)] = None
+                    _store(mem, (sp[0], o), None)
             regs[RSP] = new
             return True
         if RSP in written:
@@ -572,10 +615,58 @@ class FunctionChecker:
 
     # -- comparing with the row --------------------------------------------------------------------
 
+    def _plan(self, row_index: int) -> Any:
+        """The checks of one row, flattened for the fast path: (cfa register, -offset, columns).
+
+        None when the row needs the general path on every visit (an expression).
+        """
+        plan = self._plans.get(row_index, _MISSING)
+        if plan is _MISSING:
+            _, cfa, regs = self.rows.table[row_index]
+            ra = regs.get(self.ra_column)
+            cols: list[tuple[int, int, object, object]] = []
+            ok = cfa.expression is None and 0 <= cfa.register < 16
+            if ra is not None and ra.kind == UNDEFINED:
+                plan = ()  # outermost frame: nothing to check
+            else:
+                for c in self._columns(regs):
+                    rule = regs.get(c)
+                    exp = self._expected.get(c, (c, 0))
+                    if rule is None or rule.kind == SAME_VALUE:
+                        if c in CHECKED_CALLEE_SAVED:
+                            cols.append((c, -1, None, exp))
+                    elif rule.kind == OFFSET:
+                        cols.append((c, OFFSET, (CFA, rule.arg), exp))
+                    elif rule.kind == UNDEFINED:
+                        continue
+                    else:
+                        ok = False
+                plan = (cfa.register, (CFA, -cfa.offset), tuple(cols)) if ok else None
+            self._plans[row_index] = plan
+        return plan
+
     def _compare(self, pc: int, st: State, row_index: int) -> bool:
         """Check the row in force at ``pc``; False when the state is lost (stop this path)."""
         if row_index < 0:
             return True
+        plan = self._plan(row_index)
+        if plan is not None:
+            if not plan:
+                return True
+            regs = st.regs
+            if regs[plan[0]] == plan[1]:
+                mem = st.mem
+                for c, kind, slot, exp in plan[2]:
+                    if kind < 0:
+                        if regs[c] != exp:
+                            break
+                    elif mem.get(slot, _MISSING) != exp:
+                        break
+                else:
+                    return True  # every rule holds: the common case
+        return self._compare_slow(pc, st, row_index)
+
+    def _compare_slow(self, pc: int, st: State, row_index: int) -> bool:
         _, cfa, regs = self.rows.table[row_index]
         ra = regs.get(self.ra_column)
         if ra is not None and ra.kind == UNDEFINED:
@@ -632,7 +723,7 @@ class FunctionChecker:
             if got == exp:
                 continue
             kind = RETURN_ADDRESS if c == self.ra_column else REGISTER_MISMATCH
-            what = "nothing this function wrote" if got is _NOWHERE else describe(got)  # type: ignore[arg-type]
+            what = "a slot holding nothing saved" if got is _NOWHERE else describe(got)  # type: ignore[arg-type]
             self._finding(kind, pc, _reg_name(c), f"{_reg_name(c)}: CFI's rule {_rule_text(rule)} finds {what}; "
                           f"the {'return address' if c == self.ra_column else 'entry value'} is "
                           f"{self._locate(st, exp)}")

@@ -57,6 +57,8 @@ class State:
 
     def merge(self, other: "State") -> bool:
         """Widen self with other (differing values become unknown); True if self changed."""
+        if self.regs == other.regs and self.mem == other.mem:
+            return False
         changed = False
         regs = self.regs
         for i, (a, b) in enumerate(zip(regs, other.regs)):
@@ -66,10 +68,13 @@ class State:
         mem = self.mem
         for k, v in list(mem.items()):
             if v is not None and other.mem.get(k, _ABSENT) != v:
-                mem[k] = None
+                if k[0] != CFA or k[1] < -8:
+                    del mem[k]  # see analyze._store: below the entry sp, absent means unknown
+                else:
+                    mem[k] = None
                 changed = True
         for k in other.mem:
-            if k not in mem:
+            if k not in mem and not (k[0] != CFA or k[1] < -8):
                 mem[k] = None
                 changed = True
         return changed
