@@ -19,7 +19,7 @@ from ..elf.reader import ET_REL
 from ..errors import DwarfUnwindError, ELFError
 from .findings import COVERAGE, FileReport, Finding, FunctionResult
 
-__all__ = ["check_file", "FileReport", "FunctionResult", "Finding", "NORETURN"]
+__all__ = ["check_file", "FileChecker", "FileReport", "FunctionResult", "Finding", "NORETURN"]
 
 SHF_EXECINSTR = 0x4
 
@@ -126,6 +126,83 @@ class _Plt:
                         self.names.setdefault(b + (ins.ip - b) // size * size, name)
 
 
+class FileChecker:
+    """One ELF file opened for checking: its code, symbols, PLT names and FDEs.
+
+    :func:`check_file` drives it over every FDE; :meth:`check_fde` checks one
+    FDE (also a modified copy of one: see :mod:`.mutation`).
+    """
+
+    def __init__(self, path: str) -> None:
+        from .coverage import func_symbols
+
+        self.path = path
+        self.elf = elf = ElfFile.open(path, find_debug=False)
+        if elf.reader.type == ET_REL:
+            raise ELFError(f"{path}: a relocatable object (.o); check a linked executable or shared library")
+        self.errors: list[str] = []
+        self.code = _Code(elf)
+        self.plt = _Plt(elf, self.code)
+        try:
+            self.symbols, self.full_symtab, self.labels = func_symbols(elf.reader)
+        except ELFError as e:
+            self.errors.append(str(e))
+            self.symbols, self.full_symtab, self.labels = [], False, set()
+        self._starts = [s[0] for s in self.symbols]
+        self._names: dict[int, str] = {}
+        self.sections = elf.cfi_sections()
+        self.errors.extend(str(e) for e in elf.errors)
+        self.fdes: list[FDE] = []
+        for section in self.sections:
+            errors: list = []
+            self.fdes.extend(section.fdes(errors))
+            self.errors.extend(str(e) for e in errors)
+
+    def name_of(self, pc: int) -> tuple[str, int]:
+        """(function, offset) from the FUNC symbols, else a PLT stub's name, else ("", 0)."""
+        symbols = self.symbols
+        i = bisect.bisect_right(self._starts, pc) - 1
+        if i >= 0 and pc < symbols[i][0] + symbols[i][1]:
+            start = symbols[i][0]
+            name = self._names.get(start)
+            if name is None:
+                raw = symbols[i][2]
+                name = self._names[start] = demangle(raw.split("@", 1)[0] or raw)
+            return name, pc - start
+        name = self.plt.names.get(pc & ~15)
+        return (f"{name}@plt", pc & 15) if name else ("", 0)
+
+    def noreturn(self, target: int) -> bool:
+        name = self.plt.names.get(target)
+        if name is None:
+            name, off = self.name_of(target)
+            if off:
+                return False
+        return name in NORETURN
+
+    def check_fde(self, fde: FDE, table: list | None = None) -> tuple[FunctionResult, bool] | None:
+        """Check one FDE: (result, ends mid-instruction), or None when it covers no code.
+
+        Raises :class:`~dwarfunwind.errors.DwarfUnwindError` when its CFI does not decode.
+        """
+        from .analyze import FunctionChecker
+
+        if fde.pc_end <= fde.pc_begin:
+            return None
+        begin = fde.pc_begin
+        if fde.signal_frame and begin not in self.labels and begin + 1 in self.labels:
+            begin += 1  # glibc's __restore_rt: the FDE starts a byte early so that pc-1 lookups find it
+        data = self.code.at(begin, fde.pc_end - begin)
+        if data is None:
+            return None  # reported by coverage
+        if table is None:
+            table = row_table(fde)
+        name, off = self.name_of(begin)
+        checker = FunctionChecker(fde, table, data, name if not off else f"{name}+{off:#x}", self.name_of,
+                                  self.noreturn, begin=begin, in_plt=self.code.in_plt)
+        return checker.run(), checker.ends_mid_instruction
+
+
 def check_file(path: str, *, function: str | None = None, address: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> FileReport:
     """Check every FDE of ``path`` (or those matching ``function``/``address``) against its code.
@@ -134,54 +211,15 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
     at all; problems with single entries are collected in ``report.errors``
     and the rest is still checked.
     """
-    from .analyze import FunctionChecker
-    from .coverage import coverage_findings, func_symbols
+    from .coverage import coverage_findings
 
-    elf = ElfFile.open(path, find_debug=False)
-    if elf.reader.type == ET_REL:
-        raise ELFError(f"{path}: a relocatable object (.o); check a linked executable or shared library")
+    fc = FileChecker(path)
     report = FileReport(path)
-    code = _Code(elf)
-    plt = _Plt(elf, code)
-
-    try:
-        symbols, full, labels = func_symbols(elf.reader)
-    except ELFError as e:
-        report.errors.append(str(e))
-        symbols, full, labels = [], False, set()
-    starts = [s[0] for s in symbols]
-    names: dict[int, str] = {}
-
-    def name_of(pc: int) -> tuple[str, int]:
-        i = bisect.bisect_right(starts, pc) - 1
-        if i >= 0 and pc < symbols[i][0] + symbols[i][1]:
-            start = symbols[i][0]
-            name = names.get(start)
-            if name is None:
-                raw = symbols[i][2]
-                name = names[start] = demangle(raw.split("@", 1)[0] or raw)
-            return name, pc - start
-        name = plt.names.get(pc & ~15)
-        return (f"{name}@plt", pc & 15) if name else ("", 0)
-
-    def noreturn(target: int) -> bool:
-        name = plt.names.get(target)
-        if name is None:
-            name, off = name_of(target)
-            if off:
-                return False
-        return name in NORETURN
-
-    sections = elf.cfi_sections()
-    report.errors.extend(str(e) for e in elf.errors)
-    fdes: list[FDE] = []
-    for section in sections:
-        errors: list = []
-        fdes.extend(section.fdes(errors))
-        report.errors.extend(str(e) for e in errors)
-    wanted = fdes
+    report.errors.extend(fc.errors)
+    name_of = fc.name_of
+    wanted = fc.fdes
     if address is not None:
-        wanted = [f for f in fdes if f.pc_begin <= address < f.pc_end]
+        wanted = [f for f in wanted if f.pc_begin <= address < f.pc_end]
     if function is not None:
         wanted = [f for f in wanted if _matches(name_of(f.pc_begin), function)
                   or f.signal_frame and _matches(name_of(f.pc_begin + 1), function)]
@@ -189,24 +227,15 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
     for n, fde in enumerate(wanted):
         if progress is not None and n % 256 == 0:
             progress(n, total)
-        if fde.pc_end <= fde.pc_begin:
-            continue
-        begin = fde.pc_begin
-        if fde.signal_frame and begin not in labels and begin + 1 in labels:
-            begin += 1  # glibc's __restore_rt: the FDE starts a byte early so that pc-1 lookups find it
-        data = code.at(begin, fde.pc_end - begin)
-        if data is None:
-            continue  # reported by coverage
         try:
-            table = row_table(fde)
+            done = fc.check_fde(fde)
         except DwarfUnwindError as e:
             report.errors.append(str(e))
             continue
-        name, off = name_of(begin)
-        checker = FunctionChecker(fde, table, data, name if not off else f"{name}+{off:#x}", name_of, noreturn,
-                                  begin=begin, in_plt=code.in_plt)
-        result = checker.run()
-        if checker.ends_mid_instruction:
+        if done is None:
+            continue
+        result, mid = done
+        if mid:
             nm, o = name_of(fde.pc_begin)
             report.coverage.append(Finding(COVERAGE, fde.pc_end, f"FDE at {fde.section}+{fde.offset:#x} "
                                            f"({fde.pc_begin:#x}..{fde.pc_end:#x}) ends in the middle of an "
@@ -216,7 +245,8 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
     if progress is not None:
         progress(total, total)
     if function is None and address is None:
-        report.coverage.extend(coverage_findings(fdes, symbols, full, labels, code.at, name_of, sections, code.in_plt))
+        report.coverage.extend(coverage_findings(fc.fdes, fc.symbols, fc.full_symtab, fc.labels, fc.code.at,
+                                                 name_of, fc.sections, fc.code.in_plt))
     return report
 
 

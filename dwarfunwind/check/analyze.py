@@ -240,7 +240,7 @@ class FunctionChecker:
             ra = rules.get(self.ra_column)
             if cfa.expression is None and (cfa.register, cfa.offset) != (RSP, 8) or (
                     ra is not None and ra.kind == OFFSET and ra.arg != -8):
-                self.fragment = True
+                self.fragment = self.result.fragment = True
                 return self._fragment_state(cfa, rules)
         regs: list[tuple[int, int] | None] = [None] * 16
         tracked = range(16) if self.signal else CHECKED_CALLEE_SAVED
@@ -299,6 +299,7 @@ class FunctionChecker:
         begin, end = self.begin, self.end
         F_NEXT, F_CALL, F_ICALL, F_EXC = T.F_NEXT, T.F_CALL, T.F_ICALL, T.F_EXC
         step = self._step
+        visit = self.result.visited.add
         while True:
             budget -= 1
             if budget <= 0:
@@ -325,6 +326,7 @@ class FunctionChecker:
                         return budget
                     st = old.copy()
                     last_ver = -1
+            visit(pc)
             fc = ins.flow_control
             if fc == F_EXC and ins.is_invalid:
                 self._first.setdefault("decode", Finding(DECODE, pc, "bytes do not decode as an instruction",

@@ -59,7 +59,7 @@ class Finding:
 class FunctionResult:
     """The outcome for one FDE: its findings and whether part of it could not be checked."""
 
-    __slots__ = ("pc_begin", "pc_end", "name", "findings", "uncheckable", "instructions")
+    __slots__ = ("pc_begin", "pc_end", "name", "findings", "uncheckable", "instructions", "visited", "fragment")
 
     def __init__(self, pc_begin: int, pc_end: int, name: str) -> None:
         self.pc_begin = pc_begin
@@ -68,6 +68,10 @@ class FunctionResult:
         self.findings: list[Finding] = []
         self.uncheckable: Finding | None = None
         self.instructions = 0
+        #: Addresses of the instructions whose boundary was reached (and checked) on some path.
+        self.visited: set[int] = set()
+        #: True when the FDE does not start at a function entry (its entry state is its first row).
+        self.fragment = False
 
     @property
     def clean(self) -> bool:
