@@ -68,6 +68,14 @@ class _Code:
     def in_plt(self, addr: int) -> bool:
         return any(b <= addr < e for b, e, _ in self.plt)
 
+    def upto(self, addr: int, size: int) -> bytes | None:
+        """Up to ``size`` bytes at ``addr``, fewer where the section ends; None outside code."""
+        i = bisect.bisect_right(self.starts, addr) - 1
+        if i < 0 or addr >= self.spans[i][1]:
+            return None
+        b, e, data = self.spans[i]
+        return data[addr - b: min(addr + size, e) - b]
+
     def at(self, addr: int, size: int) -> bytes | None:
         i = bisect.bisect_right(self.starts, addr) - 1
         if i < 0:
@@ -192,9 +200,11 @@ class FileChecker:
         begin = fde.pc_begin
         if fde.signal_frame and begin not in self.labels and begin + 1 in self.labels:
             begin += 1  # glibc's __restore_rt: the FDE starts a byte early so that pc-1 lookups find it
-        data = self.code.at(begin, fde.pc_end - begin)
-        if data is None:
+        if self.code.at(begin, fde.pc_end - begin) is None:
             return None  # reported by coverage
+        # A few bytes past the end, so that an instruction straddling it decodes whole.
+        data = self.code.upto(begin, fde.pc_end - begin + 15)
+        assert data is not None
         if table is None:
             table = row_table(fde)
         name, off = self.name_of(begin)
@@ -245,7 +255,7 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
     if progress is not None:
         progress(total, total)
     if function is None and address is None:
-        report.coverage.extend(coverage_findings(fc.fdes, fc.symbols, fc.full_symtab, fc.labels, fc.code.at,
+        report.coverage.extend(coverage_findings(fc.fdes, fc.symbols, fc.full_symtab, fc.labels, fc.code,
                                                  name_of, fc.sections, fc.code.in_plt))
     return report
 

@@ -190,15 +190,20 @@ class FunctionChecker:
 
     def run(self) -> FunctionResult:
         T = _tables()
-        insns = decode_range(self.code, self.begin)
+        end = self.end
+        insns = []
+        for ins in decode_range(self.code, self.begin):  # the code runs a few bytes past the end
+            if ins.ip >= end:
+                break
+            if ins.next_ip > end:
+                # Reported by coverage as "ends mid-instruction"; here only the whole ones are used.
+                self.ends_mid_instruction = True
+                break
+            insns.append(ins)
         by_addr = self._ins
         for ins in insns:
             by_addr[ins.ip] = ins
         self.result.instructions = len(insns)
-        if insns and insns[-1].next_ip > self.end:
-            # Reported by coverage as "ends mid-instruction"; here only the whole ones are used.
-            by_addr.pop(insns[-1].ip, None)
-            self.ends_mid_instruction = True
         # Leaders: targets of jumps inside the range; states are kept (and merged) only there.
         leaders = {self.begin}
         for ins in insns:
@@ -428,6 +433,8 @@ class FunctionChecker:
         off = pc - self.begin
         first = None
         for ins in decode_range(self.code[off: off + 64], pc):
+            if ins.ip >= self.end:
+                break
             if ins.ip in by_addr or ins.next_ip > self.end:
                 break
             by_addr[ins.ip] = ins

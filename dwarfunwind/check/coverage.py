@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from ..cfi.sections import FDE, CFISection, _HdrTable
 from ..elf.reader import ELFReader
@@ -45,9 +46,10 @@ def func_symbols(reader: ELFReader) -> tuple[list[tuple[int, int, str]], bool, s
 
 
 def coverage_findings(fdes: list[FDE], symbols: list[tuple[int, int, str]], full_symtab: bool, labels: set[int],
-                      code_at: Callable[[int, int], bytes | None], name_of: Callable[[int], tuple[str, int]],
+                      code: Any, name_of: Callable[[int], tuple[str, int]],
                       sections: list[CFISection], in_plt: Callable[[int], bool]) -> list[Finding]:
     out: list[Finding] = []
+    code_at = code.at
 
     def add(kind: str, pc: int, message: str) -> None:
         name, off = name_of(pc)
@@ -88,10 +90,10 @@ def coverage_findings(fdes: list[FDE], symbols: list[tuple[int, int, str]], full
                 add(COVERAGE, b, f"FDE at {f.section}+{f.offset:#x} ({b:#x}..{e:#x}) covers no FUNC symbol")
             continue
         if sym[0] != b and sym[0] < b:
-            code = code_at(sym[0], b - sym[0] + 16)
-            if code is not None:
+            text = code.upto(sym[0], b - sym[0] + 16)
+            if text is not None:
                 pos = sym[0]
-                for ins in decode_range(code, sym[0]):
+                for ins in decode_range(text, sym[0]):
                     if ins.ip >= b:
                         pos = ins.ip
                         break
