@@ -191,6 +191,13 @@ class FunctionChecker:
     def run(self) -> FunctionResult:
         T = _tables()
         end = self.end
+        table = self.rows.table
+        if (self.code[:1] == b"\x90" and len(table) > 1 and table[1][0] == self.begin + 1
+                and table[1][1] != table[0][1]):
+            # gcc starts a cold partition that is only a landing pad with a nop (a landing pad at
+            # offset 0 would read as "none"); the partition's real state is the row after the nop.
+            self.begin += 1
+            self.code = self.code[1:]
         insns = []
         for ins in decode_range(self.code, self.begin):  # the code runs a few bytes past the end
             if ins.ip >= end:
@@ -239,8 +246,9 @@ class FunctionChecker:
         it is entered cannot be known from here, so it is taken from the first row
         and the rest of the FDE is checked for consistency with it.
         """
-        first = self.rows.table[0] if self.rows.table else None
-        if first is not None and first[0] == self.begin:
+        i = self.rows.index(self.begin)
+        first = self.rows.table[i] if i >= 0 else None
+        if first is not None:
             loc, cfa, rules = first
             ra = rules.get(self.ra_column)
             if cfa.expression is None and (cfa.register, cfa.offset) != (RSP, 8) or (
