@@ -50,7 +50,6 @@ def split(path: str) -> dict[str, float]:
     sys.path.insert(0, REPO)
     from dwarfunwind.cfi.program import row_table
     from dwarfunwind.check import FileChecker
-    from dwarfunwind.check.analyze import FunctionChecker
     from dwarfunwind.check.decode import decode_range
 
     t0 = time.perf_counter()
