@@ -1,28 +1,16 @@
 """``python -m dwarfunwind check FILE... [--json] [--function NAME] [--address ADDR]``.
 
-Registered by dwarfunwind/cli.py (:func:`add_parser`); the parsing and the
-formatting of ``check`` live here. Exit codes: 0 clean, 1 findings, 2 a file
+Registered in dwarfunwind/cli.py's command table (arguments there); the running
+and the formatting of ``check`` live here. Exit codes: 0 clean, 1 findings, 2 a file
 could not be read (the other files are still checked).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from typing import Any
-
-
-def add_parser(sub: Any, number: Any) -> None:
-    c = sub.add_parser("check", help="hold each FDE's rows against the machine code it describes (objtool-style)")
-    c.add_argument("files", nargs="+", metavar="FILE")
-    c.add_argument("--json", action="store_true", help="machine-readable output (see docs/check.md)")
-    c.add_argument("--function", metavar="NAME", help="check only the FDE(s) starting at this symbol")
-    c.add_argument("--address", type=number, metavar="ADDR", help="check only the FDE covering this address")
-    c.add_argument("--notes", action="store_true",
-                   help="also print notes (not checkable from here, FUNC symbols without FDE)")
-    c.set_defaults(func=run)
 
 
 class _Progress:
@@ -49,7 +37,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Any) -> int:
     from ..errors import DwarfUnwindError
     from . import check_file
 
