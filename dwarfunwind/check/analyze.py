@@ -175,7 +175,8 @@ class FunctionChecker:
         name, off = self.name_of(pc)
         ins = self._ins.get(pc)
         self._first[column] = Finding(kind, pc, message, function=name, offset=off,
-                                      instruction=format_instruction(ins) if ins is not None else "", column=column)
+                                      instruction=format_instruction(ins[0]) if ins is not None else "",
+                                      column=column)
 
     def _uncheckable(self, pc: int, why: str) -> None:
         old = self.result.uncheckable
@@ -184,7 +185,8 @@ class FunctionChecker:
         name, off = self.name_of(pc)
         ins = self._ins.get(pc)
         self.result.uncheckable = Finding(UNCHECKABLE, pc, f"not checkable from here: {why}", function=name,
-                                          offset=off, instruction=format_instruction(ins) if ins is not None else "")
+                                          offset=off,
+                                          instruction=format_instruction(ins[0]) if ins is not None else "")
 
     # -- the walk ------------------------------------------------------------------------------------
 
@@ -198,29 +200,34 @@ class FunctionChecker:
             # offset 0 would read as "none"); the partition's real state is the row after the nop.
             self.begin += 1
             self.code = self.code[1:]
-        insns = []
-        for ins in decode_range(self.code, self.begin):  # the code runs a few bytes past the end
-            if ins.ip >= end:
+        # One pass: each instruction with its flow control and next address (read once from iced:
+        # its properties are calls into Rust), and the leaders, the targets of jumps inside the
+        # range, where states are kept and merged.
+        by_addr = self._ins
+        begin = self.begin
+        leaders = {begin}
+        F_JCC, F_JMP = T.F_JCC, T.F_JMP
+        n = 0
+        for ins in decode_range(self.code, begin):  # the code runs a few bytes past the end
+            ip = ins.ip
+            if ip >= end:
                 break
-            if ins.next_ip > end:
+            nxt = ins.next_ip
+            if nxt > end:
                 # Reported by coverage as "ends mid-instruction"; here only the whole ones are used.
                 self.ends_mid_instruction = True
                 break
-            insns.append(ins)
-        by_addr = self._ins
-        for ins in insns:
-            by_addr[ins.ip] = ins
-        self.result.instructions = len(insns)
-        # Leaders: targets of jumps inside the range; states are kept (and merged) only there.
-        leaders = {self.begin}
-        for ins in insns:
             fc = ins.flow_control
-            if fc == T.F_JCC or fc == T.F_JMP:
+            by_addr[ip] = (ins, fc, nxt)
+            n += 1
+            if fc == F_JCC or fc == F_JMP:
                 t = ins.near_branch_target
-                if self.begin <= t < self.end:
+                if begin <= t < end:
                     leaders.add(t)
-                if fc == T.F_JCC:
-                    leaders.add(ins.next_ip)
+                if fc == F_JCC:
+                    leaders.add(nxt)
+        self.result.instructions = n
+        insns = by_addr
         stored: dict[int, State] = {}
         visits: dict[int, int] = {}
         work: list[tuple[int, State]] = [(self.begin, self._entry_state())]
@@ -320,12 +327,13 @@ class FunctionChecker:
                 return budget
             if not (begin <= pc < end):
                 return budget  # fell off the end of the FDE (a call to a noreturn function before it)
-            ins = by_addr.get(pc)
-            if ins is None:
-                ins = self._resync(pc)
-                if ins is None:
+            entry = by_addr.get(pc)
+            if entry is None:
+                entry = self._resync(pc)
+                if entry is None:
                     self._uncheckable(pc, "no instruction decodes here")
                     return budget
+            ins, fc, next_ip = entry
             if pc in leaders:
                 old = stored.get(pc)
                 if old is None:
@@ -340,7 +348,6 @@ class FunctionChecker:
                     st = old.copy()
                     last_ver = -1
             visit(pc)
-            fc = ins.flow_control
             if fc == F_EXC and ins.is_invalid:
                 self._first.setdefault("decode", Finding(DECODE, pc, "bytes do not decode as an instruction",
                                                          function=self.name_of(pc)[0], offset=self.name_of(pc)[1]))
@@ -378,7 +385,7 @@ class FunctionChecker:
                     changed = True
                 if changed:
                     ver += 1
-                pc = ins.next_ip
+                pc = next_ip
                 continue
             if fc == T.F_RET:
                 return budget
@@ -392,17 +399,17 @@ class FunctionChecker:
                 t = ins.near_branch_target
                 if self.begin <= t < self.end:
                     work.append((t, st.copy()))
-                pc = ins.next_ip
+                pc = next_ip
                 continue
             if fc == F_CALL or fc == F_ICALL:
                 if fc == F_CALL and self.noreturn is not None and self.noreturn(ins.near_branch_target):
                     return budget
-                nxt = by_addr.get(ins.next_ip)
-                if nxt is not None and nxt.mnemonic in (T.NOP, T.INT3, T.UD2):
+                nxt = by_addr.get(next_ip)
+                if nxt is not None and nxt[0].mnemonic in (T.NOP, T.INT3, T.UD2):
                     # Padding after a call: compilers align the next block behind a call that does not
                     # return (a noreturn callee we cannot name, as in a stripped library). End the path.
                     return budget
-                after = self.rows.index(ins.next_ip)
+                after = self.rows.index(next_ip)
                 if after != row and self.rows.table[after][1] != self.rows.table[row][1]:
                     # A call leaves rsp as it was, so a CFA rule that changes exactly at the return
                     # address says the compiler knew the callee does not return: the code there is
@@ -411,7 +418,7 @@ class FunctionChecker:
                 for r in CALLER_SAVED:
                     st.regs[r] = None
                 ver += 1
-                pc = ins.next_ip
+                pc = next_ip
                 continue
             if fc == T.F_IJMP:
                 rsp = st.regs[RSP]
@@ -427,7 +434,7 @@ class FunctionChecker:
                     self._uncheckable(pc, "the stack pointer is computed")
                     return budget
                 ver += 1
-                pc = ins.next_ip
+                pc = next_ip
                 continue
             if fc == T.F_X:
                 self._uncheckable(pc, "transactional memory (xbegin/xabort)")
@@ -445,9 +452,9 @@ class FunctionChecker:
                 break
             if ins.ip in by_addr or ins.next_ip > self.end:
                 break
-            by_addr[ins.ip] = ins
+            entry = by_addr[ins.ip] = (ins, ins.flow_control, ins.next_ip)
             if first is None:
-                first = ins
+                first = entry
         return first
 
     # -- transfer function ---------------------------------------------------------------------------
@@ -666,7 +673,9 @@ class FunctionChecker:
         """Check the row in force at ``pc``; False when the state is lost (stop this path)."""
         if row_index < 0:
             return True
-        plan = self._plan(row_index)
+        plan = self._plans.get(row_index, _MISSING)
+        if plan is _MISSING:
+            plan = self._plan(row_index)
         if plan is not None:
             if not plan:
                 return True
