@@ -245,3 +245,26 @@ def test_cli_function_and_address_filters(ground_truth):
     assert p.returncode == 0 and "1 FDEs checked" in p.stdout
     p = _cli("--address", hex(ground_truth["pt_regs_offset"]["expect"]), bad)
     assert p.returncode == 1 and "1 FDEs checked" in p.stdout
+
+
+def test_corrupt_files_give_errors_or_reports_never_crashes(ground_truth, tmp_path):
+    """Random bytes in .text, .eh_frame, .eh_frame_hdr and .symtab: a report or the package's own error."""
+    import random
+
+    from dwarfunwind.elf.reader import ELFReader
+    from dwarfunwind.errors import DwarfUnwindError
+
+    src = ground_truth["pt_regs_offset"]["good"].read_bytes()
+    sections = [s for s in ELFReader(src).sections if s.name in (".text", ".eh_frame", ".eh_frame_hdr", ".symtab")]
+    rng = random.Random(10)
+    path = tmp_path / "corrupt"
+    for _ in range(150):
+        data = bytearray(src)
+        s = rng.choice(sections)
+        for _ in range(rng.randint(1, 8)):
+            data[s.offset + rng.randrange(s.size)] = rng.randrange(256)
+        path.write_bytes(bytes(data))
+        try:
+            check_file(str(path))
+        except DwarfUnwindError:
+            pass
