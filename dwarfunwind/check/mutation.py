@@ -7,8 +7,10 @@ entry (and the CIE) stays exactly as the toolchain wrote it:
   ``N+8`` would not fit in one byte);
 - ``drop-rule``: a ``DW_CFA_offset rN, M`` (two bytes) becomes two ``DW_CFA_nop``.
 
-A mutant is *visible* when the row in force differs from the original's at some
-instruction the original check visited (the CFA rule, or one checked register's
+Mutations of a fragment's first row (an FDE that does not start at a function entry) are
+counted apart and not run: that row is the state the fragment is checked under. A mutant
+is *visible* when the row in force differs from the original's at some instruction the
+original check visited (the CFA rule, or one checked register's
 rule). It is *detected* when checking it reports a defect. Only FDEs whose
 original check is clean and checkable throughout are mutated, so every defect
 reported on a mutant is caused by the mutation.
@@ -41,16 +43,25 @@ def mutation_sites(code: bytes) -> Iterator[tuple[str, int]]:
     Stops at an opcode it does not know the length of (expressions and rarer forms):
     the sites before it are still offered.
     """
+    for kind, pos, _ in _sites(code):
+        yield kind, pos
+
+
+def _sites(code: bytes) -> Iterator[tuple[str, int, bool]]:
+    """As mutation_sites, with whether the site lies in the first row (before any advance)."""
     pos = 0
     n = len(code)
+    first = True
     while pos < n:
         op = code[pos]
         high = op & 0xC0
+        if op in (_ADVANCE1, _ADVANCE2, _ADVANCE4) or high == 0x40:
+            first = False
         if high == 0x40 or high == 0xC0:  # advance_loc, restore
             pos += 1
         elif high == 0x80:  # offset r, uleb
             if pos + 1 < n and code[pos + 1] < 0x80:
-                yield "drop-rule", pos
+                yield "drop-rule", pos, first
             pos = _uleb_end(code, pos + 1)
         elif op == 0x00 or op in (0x0A, 0x0B):  # nop, remember_state, restore_state
             pos += 1
@@ -62,7 +73,7 @@ def mutation_sites(code: bytes) -> Iterator[tuple[str, int]]:
             pos += 5
         elif op == 0x0E:  # def_cfa_offset
             if pos + 1 < n and code[pos + 1] < 0x80:
-                yield "cfa-offset", pos
+                yield "cfa-offset", pos, first
             pos = _uleb_end(code, pos + 1)
         elif op in _SIMPLE_ULEB1 or op == 0x2E:  # ... and GNU_args_size
             pos = _uleb_end(code, pos + 1)
@@ -96,6 +107,7 @@ class MutationResult:
         self.visible = 0
         self.detected = 0  # among the visible
         self.invisible_detected = 0
+        self.assumption = 0  # mutants of a fragment's first row (not counted as mutants)
         #: (kind, fde pc_begin, function, fragment): a fragment's entry state comes from its first
         #: row, so a mutation there changes the assumption rather than breaking it.
         self.missed: list[tuple[str, int, str, bool]] = []
@@ -114,7 +126,7 @@ def run_mutations(path: str, *, max_fdes: int | None = None, seed: int = 0) -> M
         fdes = random.Random(seed).sample(fdes, max_fdes)
         fdes.sort(key=lambda f: f.pc_begin)
     for fde in fdes:
-        sites = list(mutation_sites(fde.instructions))
+        sites = list(_sites(fde.instructions))
         if not sites:
             continue
         try:
@@ -128,7 +140,12 @@ def run_mutations(path: str, *, max_fdes: int | None = None, seed: int = 0) -> M
         if not result.clean or result.uncheckable is not None or not result.visited:
             continue
         out.fdes += 1
-        for kind, pos in sites:
+        for kind, pos, in_first_row in sites:
+            if in_first_row and result.fragment:
+                # A fragment's entry state is its first row: changing it changes the assumption
+                # the fragment is checked under, not something the code can contradict.
+                out.assumption += 1
+                continue
             mutant = _copy(fde, mutate(fde.instructions, kind, pos))
             try:
                 table = row_table(mutant)
