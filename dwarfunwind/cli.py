@@ -393,11 +393,21 @@ def _convert(text: str, kind: Any, choices: Any) -> Any:
 # -- cfi ---------------------------------------------------------------------------------------------
 
 
+def _cfi_problem(file: str, problem: DwarfUnwindError) -> str:
+    """One line naming the file: CFI errors name only the section and offset themselves."""
+    from .errors import ELFError
+
+    text = str(problem)
+    return text if isinstance(problem, ELFError) or text.startswith(file) else f"{file}: {text}"
+
+
 def cmd_cfi(args: Args) -> int:
-    from .arch.x86_64 import register_name
+    from .arch.x86_64 import column_name
+    from .cfi.budget import Budget
     from .cfi.program import row_at, row_table
     from .cfi.rules import format_cfa, format_rule
     from .elf.module import ElfFile
+    from .errors import BudgetExceeded
 
     elf = ElfFile.open(args.file)
     sections = elf.cfi_sections()
@@ -405,41 +415,74 @@ def cmd_cfi(args: Args) -> int:
     if not sections and not problems:
         _err(f"{args.file}: no .eh_frame or .debug_frame section")
         return 1
+    budget = Budget(args.file)
+
+    def said(items: list[DwarfUnwindError], prefix: str = "") -> None:
+        seen: set[str] = set()
+        for p in items:
+            line = _cfi_problem(args.file, p)
+            if line not in seen:  # a CIE shared by many FDEs fails once, and is said once
+                seen.add(line)
+                _err(prefix + line)
 
     if args.address is not None:
         fde = elf.fde_for(args.address)
         problems.extend(e for e in elf.errors if e not in problems)
-        if fde is None:
-            for p in problems:
-                _err(str(p))
-            _err(f"{args.file}: no FDE covers {args.address:#x}")
+        for sec in sections:
+            problems.extend(e for e in sec.index_errors if e not in problems)
+        try:
+            row = row_at(fde, args.address, budget) if fde is not None else None
+        except DwarfUnwindError as e:  # the same exit code as `cfi` for the same bad entry
+            problems.append(e)
+            row = None
+        if row is None:
+            said(problems)
+            if fde is None:
+                _err(f"{args.file}: no FDE covers {args.address:#x}")
             return 1
-        row = row_at(fde, args.address)
-        regs = {register_name(r): format_rule(rule) for r, rule in sorted(row.regs.items())}
+        assert fde is not None
+        ra = fde.cie.return_address_register
+        regs = {column_name(r, ra): format_rule(rule) for r, rule in sorted(row.regs.items())}
         if args.json:
             import json
 
             print(json.dumps({"file": args.file, "section": fde.section, "fde": {
                 "offset": fde.offset, "pc_begin": fde.pc_begin, "pc_end": fde.pc_end,
-                "signal_frame": fde.signal_frame},
+                "signal_frame": fde.signal_frame, "return_address_register": ra},
                 "row": {"loc": row.loc, "end": row.end, "cfa": format_cfa(row.cfa), "regs": regs}}))
         else:
             print(f"{fde.section} FDE at {fde.offset:#x} pc={fde.pc_begin:x}..{fde.pc_end:x}"
                   f"{' (signal frame)' if fde.signal_frame else ''}")
             print(f"row {row.loc:x}..{row.end:x}: CFA={format_cfa(row.cfa)} "
                   + " ".join(f"{k}={v}" for k, v in regs.items()))
-        return 0
+        said(problems)
+        return 1 if problems else 0
 
     from .report import fde_json, fde_text
 
-    # Gathered and written once: stdout may be unbuffered (PYTHONUNBUFFERED), and thousands of
-    # small writes would then cost more than the decoding.
+    # Gathered and written in large pieces: stdout may be unbuffered (PYTHONUNBUFFERED), and
+    # thousands of small writes would then cost more than the decoding; pieces of ~1 MiB keep
+    # memory bounded whatever the output's size.
     out: list[str] = []
-    write = out.append
+    pending = 0
+
+    def write(text: str) -> None:
+        nonlocal pending
+        out.append(text)
+        pending += len(text)
+        if pending > 1 << 20:
+            sys.stdout.write("".join(out))
+            out.clear()
+            pending = 0
+
+    exhausted: BudgetExceeded | None = None
+    warnings: list[DwarfUnwindError] = []
     if args.json:
         # Section by section; each FDE is one JSON fragment (see report.fde_json).
         write(f'{{"file":{_json_string(args.file)},"sections":[')
     for i, section in enumerate(sections):
+        if exhausted is not None:
+            break
         errors: list[Any] = []
         if args.json:
             write(f'{"," if i else ""}{{"name":{_json_string(section.name)},"fdes":[')
@@ -448,7 +491,10 @@ def cmd_cfi(args: Args) -> int:
         first = True
         for fde in section.fdes(errors):
             try:
-                table = row_table(fde)
+                table = row_table(fde, budget)
+            except BudgetExceeded as e:
+                exhausted = e  # everything before is served; the rest of the file is not decoded
+                break
             except DwarfUnwindError as e:
                 errors.append(e)
                 continue
@@ -459,13 +505,17 @@ def cmd_cfi(args: Args) -> int:
                 write(fde_text(fde, table))
         if args.json:
             write("]}")
+        problems.extend(section.index_errors)  # a broken .eh_frame_hdr: said, though every entry is listed
         problems.extend(errors)
+        warnings.extend(section.warnings)
     if args.json:
         write("]}\n")
     sys.stdout.write("".join(out))
-    for p in problems:
-        _err(str(p))
-    return 1 if problems else 0
+    said(warnings, "warning: ")
+    said(problems)
+    if exhausted is not None:
+        _err(f"{exhausted}; the output stops there")
+    return 1 if problems or exhausted is not None else 0
 
 
 # -- unwind ------------------------------------------------------------------------------------------
@@ -564,8 +614,8 @@ def cmd_demo(args: Args) -> int:
 def cmd_fuzz(args: Args) -> int:
     try:
         from .testing.runner import PROPERTY_NAMES, run
-    except ImportError as e:  # hypothesis and construct come with the "test" extra
-        _err(f"fuzz needs the test extra (pip install 'dwarfunwind[test]'): {e}")
+    except ImportError as e:  # hypothesis and construct are dependencies: a broken installation
+        _err(f"fuzz cannot import its dependencies ({e}); reinstall dwarfunwind")
         return 2
     if args.property is not None and args.property not in PROPERTY_NAMES:
         _err(f"unknown property {args.property!r}; one of: {', '.join(PROPERTY_NAMES)}")
@@ -655,7 +705,7 @@ command("fuzz", cmd_fuzz, "run the CFI property suite (hypothesis) and summarize
         arg("--examples", type=positive, default=100, metavar="N", help="examples per property (default 100)"),
         arg("--seed", type=seed, help="hypothesis seed, to replay a run"),
         arg("--property", metavar="NAME", help="run only this property (roundtrip, unwind, equivalent_encodings, "
-                                               "readelf, gnu_as, pyelftools, robustness)"))
+                                               "readelf, gnu_as, pyelftools, robustness, budget)"))
 
 command("check", "dwarfunwind.check.cli:run",
         "hold each FDE's rows against the machine code it describes (objtool-style)",

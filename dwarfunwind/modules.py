@@ -11,10 +11,11 @@ import bisect
 import os
 from collections.abc import Iterable
 
+from .cfi.budget import Budget
 from .cfi.rules import Row
 from .elf.module import ElfFile
 from .elf.reader import PT_LOAD, ELFReader
-from .errors import DwarfUnwindError, ELFError, MemoryReadError
+from .errors import BudgetExceeded, DwarfUnwindError, ELFError, MemoryReadError
 from .targets.base import Mapping, Target
 
 #: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
@@ -47,8 +48,11 @@ class Module:
         """The file name without directories (``libc.so.6``, ``[vdso]``)."""
         return os.path.basename(self.path) or self.path
 
-    def row_for(self, pc: int) -> Row | None:
-        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs)."""
+    def row_for(self, pc: int, budget: Budget | None = None) -> Row | None:
+        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs).
+
+        The decoding is charged to ``budget``; BudgetExceeded propagates (nothing is cached).
+        """
         try:
             return self._rows[pc]
         except KeyError:
@@ -56,7 +60,9 @@ class Module:
         row = None
         if self.elf is not None:
             try:
-                row = self.elf.row_for(pc - self.bias)
+                row = self.elf.row_for(pc - self.bias, budget)
+            except BudgetExceeded:
+                raise
             except DwarfUnwindError as e:
                 self.elf.errors.append(e)
         if len(self._rows) < 65536:

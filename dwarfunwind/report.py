@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arch.x86_64 import FRAME_REGISTERS, register_name
+from .arch.x86_64 import FRAME_REGISTERS, column_name
 from .cfi.rules import format_cfa, format_rule
 
 TYPE_CHECKING = False
@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # annotations only: the cfi path must not import the unwinder
     from .modules import Module
     from .unwind.frame import Frame, StackTrace
 
-_RENDERED_RULES: dict[tuple[tuple[int, Rule], ...], str] = {}
+_RENDERED_RULES: dict[tuple[int, tuple[tuple[int, Rule], ...]], str] = {}
 
 
 def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
@@ -27,29 +27,31 @@ def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str
     """
     rendered: dict[int, str] = {}
     parts = []
+    ra = fde.cie.return_address_register
     for loc, cfa, rules in table:
         regs = rendered.get(id(rules))
         if regs is None:
-            key = tuple(rules.items())
+            key = (ra, tuple(rules.items()))
             regs = _RENDERED_RULES.get(key)
             if regs is None:
-                regs = "{" + ",".join(f'"{register_name(n)}":"{format_rule(rule)}"' for n, rule in key) + "}"
+                regs = "{" + ",".join(f'"{column_name(n, ra)}":"{format_rule(rule)}"' for n, rule in key[1]) + "}"
                 if len(_RENDERED_RULES) < 65536:  # bounded; the same few hundred sets recur across FDEs
                     _RENDERED_RULES[key] = regs
             rendered[id(rules)] = regs
         parts.append(f'{{"loc":{loc},"cfa":"{format_cfa(cfa)}","regs":{regs}}}')
     return (f'{{"offset":{fde.offset},"pc_begin":{fde.pc_begin},"pc_end":{fde.pc_end},'
-            f'"signal_frame":{"true" if fde.signal_frame else "false"},"rows":[{",".join(parts)}]}}')
+            f'"signal_frame":{"true" if fde.signal_frame else "false"},"return_address_register":{ra},'
+            f'"rows":[{",".join(parts)}]}}')
 
 
 def fde_text(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
     """One FDE as a row table in the style of ``readelf --debug-dump=frames-interp``."""
-    # readelf puts the return-address column last.
+    # Columns in number order, the return-address column named "ra", as readelf shows them.
     ra = fde.cie.return_address_register
-    cols = sorted({n for _, _, regs in table for n in regs}, key=lambda n: (n == ra, n))
+    cols = sorted({n for _, _, regs in table for n in regs})
     lines = [f"{fde.offset:08x} FDE cie={fde.cie.offset:08x} pc={fde.pc_begin:016x}..{fde.pc_end:016x}"
              f"{' (signal frame)' if fde.signal_frame else ''}",
-             "   LOC           CFA      " + " ".join(f"{register_name(c):<5}" for c in cols)]
+             "   LOC           CFA      " + " ".join(f"{column_name(c, ra):<5}" for c in cols)]
     for loc, cfa, regs in table:
         cells = " ".join(f"{format_rule(regs[c]) if c in regs else 'u':<5}" for c in cols)
         lines.append(f"{loc:016x} {format_cfa(cfa):<8} {cells}".rstrip())

@@ -6,6 +6,7 @@ import bisect
 import os
 from collections.abc import Iterator
 
+from ..cfi.budget import Budget
 from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
@@ -143,12 +144,15 @@ class ElfFile:
                 return fde
         return None
 
-    def row_for(self, address: int) -> Row | None:
-        """The unwind row that governs ``address`` (an unrelocated address of this file), or None."""
+    def row_for(self, address: int, budget: Budget | None = None) -> Row | None:
+        """The unwind row that governs ``address`` (an unrelocated address of this file), or None.
+
+        The decoding is charged to ``budget`` (None: only the per-row and per-FDE caps apply).
+        """
         fde = self.fde_for(address)
         if fde is None:
             return None
-        return row_at(fde, address)
+        return row_at(fde, address, budget)
 
     def rows(self, fde: FDE) -> list[Row]:
         """Every row of ``fde``."""
