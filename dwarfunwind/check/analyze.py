@@ -169,6 +169,7 @@ class FunctionChecker:
     # -- reporting ---------------------------------------------------------------------------------
 
     def _finding(self, kind: str, pc: int, column: str, message: str) -> None:
+        self.result.wrong.setdefault(pc, message)
         old = self._first.get(column)
         if old is not None and old.address <= pc:
             return

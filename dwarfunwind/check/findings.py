@@ -59,7 +59,8 @@ class Finding:
 class FunctionResult:
     """The outcome for one FDE: its findings and whether part of it could not be checked."""
 
-    __slots__ = ("pc_begin", "pc_end", "name", "findings", "uncheckable", "instructions", "visited", "fragment")
+    __slots__ = ("pc_begin", "pc_end", "name", "findings", "uncheckable", "instructions", "visited", "fragment",
+                 "wrong")
 
     def __init__(self, pc_begin: int, pc_end: int, name: str) -> None:
         self.pc_begin = pc_begin
@@ -72,6 +73,8 @@ class FunctionResult:
         self.visited: set[int] = set()
         #: True when the FDE does not start at a function entry (its entry state is its first row).
         self.fragment = False
+        #: Every instruction address where some rule is wrong (not only the first per column).
+        self.wrong: dict[int, str] = {}
 
     @property
     def clean(self) -> bool:
