@@ -538,10 +538,27 @@ def _usage_error(message: str) -> int:
     return 2
 
 
+def _download_progress(what: str, done: int, total: int | None) -> None:
+    """debuginfod downloads on a terminal: one line, rewritten."""
+    size = f"{done >> 10} KiB" + (f" of {total >> 10} KiB" if total else "")
+    sys.stderr.write(f"\r{PROG}: fetching {what} from debuginfod: {size}\x1b[K")
+    if total is not None and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
 def cmd_unwind(args: Args) -> int:
     from .report import compare_lines, trace_lines, trace_to_dict
 
     max_frames = args.max_frames or UNLIMITED_FRAMES
+    if args.debuginfod or sys.stderr.isatty():
+        from .symbolize import debuginfod
+
+        debuginfod.configure(args.debuginfod, _download_progress if sys.stderr.isatty() else None)
+    inline = args.inline or args.source
+    # Names and lines come after the walk, from the module files only: a live process is not
+    # kept stopped while debug info is read and names demangled.
+    words = {"inline": False, "demangle": False}
     with _open_program(args) as program:
         tids = [args.thread] if args.thread is not None else None
         if args.thread is not None and all(t.tid != args.thread for t in program.threads()):
@@ -549,23 +566,24 @@ def cmd_unwind(args: Args) -> int:
             return 2
         fp: list[StackTrace] = []
         if args.method == "compare":
-            traces = program.stack_traces(method="dwarf", max_frames=max_frames, tids=tids)
-            fp = program.stack_traces(method="fp", max_frames=max_frames, tids=tids)
+            traces = program.stack_traces(method="dwarf", max_frames=max_frames, tids=tids, **words)
+            fp = program.stack_traces(method="fp", max_frames=max_frames, tids=tids, **words)
         else:
-            traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids)
+            traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids, **words)
         if args.save:
             _save(program, traces, args.save, max_frames)
-        problems = program.problems
-        marks = _verify(traces) if args.verify else []
+    program.annotate(traces + fp, inline=inline, demangle=not args.no_demangle)
+    problems = program.problems
+    marks = _verify(traces) if args.verify else []
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
         _err(problem)
     if args.json:
         import json
 
-        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
+        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source, inline=inline) for t in traces]}
         if args.method == "compare":
-            doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
+            doc["fp_threads"] = [trace_to_dict(t, source=args.source, inline=inline) for t in fp]
         if args.verify:
             doc["verify"] = [{"tid": tid, "frame": f.index, "pc": f.pc, "message": why} for tid, f, why in marks]
         print(json.dumps(doc))
@@ -574,7 +592,7 @@ def cmd_unwind(args: Args) -> int:
         for i, t in enumerate(traces):
             out.extend(compare_lines(t, fp[i], registers=args.registers, source=args.source)
                        if args.method == "compare" else
-                       trace_lines(t, registers=args.registers, source=args.source))
+                       trace_lines(t, registers=args.registers, source=args.source, inline=inline))
             out.append("")
         sys.stdout.write("\n".join(out))
     for tid, f, why in marks:
@@ -706,7 +724,12 @@ command("unwind", cmd_unwind, "backtrace every thread of a core, a snapshot or a
             help="dwarf: CFI, with frame pointers where a frame has none (default); fp: rbp chain only; "
                  "compare: both side by side"),
         arg("--registers", action="store_true", help="print every register known in each frame"),
-        arg("--source", action="store_true", help="source file:line of each frame, from DWARF line tables"),
+        arg("--source", action="store_true",
+            help="source file:line of each frame and of its inlined calls, from DWARF (implies --inline)"),
+        arg("--inline", action="store_true", help="show the calls inlined at each frame's pc"),
+        arg("--no-demangle", action="store_true", help="show C++ and Rust names as in the symbol table"),
+        arg("--debuginfod", metavar="URL",
+            help="fetch missing debug files by build-id from this server (before DEBUGINFOD_URLS)"),
         arg("--json", action="store_true", help="machine-readable output (schema in README.md)"),
         arg("--max-frames", "-n", type=frame_count, default=4096, metavar="N",
             help="stop each thread after N frames (default 4096; 0: no limit, as eu-stack)"),

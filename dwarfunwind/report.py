@@ -77,9 +77,9 @@ def module_build_id(module: Module) -> str | None:
     return build_id.hex() if build_id else None
 
 
-def frame_to_dict(frame: Frame, *, source: bool = False,
+def frame_to_dict(frame: Frame, *, source: bool = False, inline: bool = False,
                   _files: dict[int, tuple[str | None, str | None]] | None = None) -> dict[str, Any]:
-    """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
+    """One frame in the ``unwind --json`` schema (with ``source`` and ``inlined`` when asked for)."""
     module = frame.module
     file: tuple[str | None, str | None] | None = (None, None)
     if module is not None:
@@ -95,6 +95,7 @@ def frame_to_dict(frame: Frame, *, source: bool = False,
         "pc": frame.pc,
         "cfa": frame.cfa,
         "function": frame.function,
+        "linkage_name": frame.linkage_name,
         "offset": frame.offset,
         "module": module.name if module is not None else None,
         "method": frame.method,
@@ -108,16 +109,19 @@ def frame_to_dict(frame: Frame, *, source: bool = False,
     if source:
         where = frame.source()
         out["source"] = {"file": where[0], "line": where[1]} if where is not None else None
+    if inline:
+        out["inlined"] = [{"function": i.function, "linkage_name": i.linkage_name, "file": i.file,
+                           "line": i.line or None} for i in frame.inlined or ()]
     return out
 
 
-def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
+def trace_to_dict(trace: StackTrace, *, source: bool = False, inline: bool = False) -> dict[str, Any]:
     """One thread in the ``unwind --json`` schema."""
     files: dict[int, tuple[str | None, str | None]] = {}
     return {
         "tid": trace.thread.tid,
         "crashed": trace.thread.crashed,
-        "frames": [frame_to_dict(f, source=source, _files=files) for f in trace.frames],
+        "frames": [frame_to_dict(f, source=source, inline=inline, _files=files) for f in trace.frames],
         "stop_reason": trace.stop_reason.value,
         "stop_detail": trace.stop_detail,
         "reliable": trace.reliable,
@@ -166,6 +170,13 @@ def frame_where(frame: Frame) -> str:
     return "??"
 
 
+def inline_lines(frame: Frame) -> list[str]:
+    """The functions inlined at a frame's pc, innermost first, as gdb shows them: no address of their own."""
+    module = f" ({frame.module.name})" if frame.module is not None else ""
+    return [f"#{frame.index:<3} {'':18} in {i.function}{module}"
+            f"{f' at {i.file}:{i.line}' if i.file else ''}  [inlined]" for i in frame.inlined or ()]
+
+
 def frame_line(frame: Frame, *, source: bool = False) -> str:
     """``#3  0x00007f... in func+0x1c (libc.so.6) [signal frame]`` in the style of gdb's bt."""
     where = frame_where(frame)
@@ -191,10 +202,13 @@ def register_lines(frame: Frame, indent: str = "      ") -> list[str]:
     return [indent + "  ".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
 
 
-def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False) -> list[str]:
+def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False,
+                inline: bool = False) -> list[str]:
     """A thread's frames and its stop reason, as text."""
     lines = [thread_header(trace)]
     for f in trace.frames:
+        if inline:
+            lines.extend(inline_lines(f))
         lines.append(frame_line(f, source=source))
         if registers:
             lines.extend(register_lines(f))

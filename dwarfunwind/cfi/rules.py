@@ -79,13 +79,16 @@ class Row(NamedTuple):
 UNDEFINED, SAME_VALUE, OFFSET, VAL_OFFSET, REGISTER, EXPRESSION, VAL_EXPRESSION = range(7)
 
 
-def __getattr__(name: str) -> object:
-    # RuleKind (an IntEnum) on first use: importing enum costs ~2 ms of every start-up.
-    if name == "RuleKind":
-        from .rulekind import RuleKind  # noqa: F401 - served at run time by __getattr__ below
+if not TYPE_CHECKING:  # hidden from mypy, which reads RuleKind from the import above
 
-        return RuleKind
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> object:
+        # RuleKind (an IntEnum) on first use: importing enum costs ~2 ms of every start-up.
+        if name == "RuleKind":
+            from .rulekind import RuleKind
+
+            return RuleKind
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 UNDEFINED_RULE = Rule(UNDEFINED, 0)
 #: The register of a CFA rule that nothing has defined yet.

@@ -160,10 +160,10 @@ class Unwinder:
         frame.module = module
         sym = module.symbolize(address) if module is not None else None
         if sym is not None:
-            frame.function = sym[0]
+            frame.function = frame.linkage_name = sym[0]  # demangled later, all names in one batch
             frame.offset = frame.pc - (address - sym[1])
         else:
-            frame.function = frame.offset = None
+            frame.function = frame.linkage_name = frame.offset = None
 
     def _is_marker(self, address: int) -> bool:
         """True if ``address`` is ``pt_regs+1``: the return address CREATE_PT_REGS_FRAME plants.

@@ -58,7 +58,7 @@ class Frame:
     """
 
     __slots__ = ("index", "pc", "cfa", "registers", "method", "signal_frame", "interrupted", "module",
-                 "function", "offset")
+                 "function", "offset", "linkage_name", "inlined")
 
     def __init__(self, index: int, pc: int, cfa: int | None, registers: dict[int, int], method: str, *,
                  interrupted: bool = False) -> None:
@@ -74,8 +74,13 @@ class Frame:
         #: This frame was interrupted by a signal or exception: its pc is exact.
         self.interrupted = interrupted
         self.module: Module | None = None
+        #: The function's name as shown (demangled unless asked otherwise), from the symbol table.
         self.function: str | None = None
         self.offset: int | None = None
+        #: The symbol's own (mangled) name, without its ELF version.
+        self.linkage_name: str | None = None
+        #: Functions inlined at this pc, innermost first (None until expanded, see Program.stack_traces).
+        self.inlined: list[InlineFrame] | None = None
 
     def __repr__(self) -> str:
         return f"Frame(#{self.index} pc={self.pc:#x} {self.symbol() or '??'} method={self.method})"
@@ -109,7 +114,11 @@ class Frame:
         return {name: self.registers.get(REGNO[name]) for name in FRAME_REGISTERS}
 
     def source(self) -> tuple[str, int] | None:
-        """(file, line) of this frame's pc (of pc - 1 for a return address), from DWARF line tables."""
+        """(file, line) in this frame's own function at its pc (pc - 1 for a return address).
+
+        Where calls were inlined at the pc, this is the line of the outermost
+        inlined call, as gdb shows it; each :class:`InlineFrame` has its own.
+        """
         return self.module.source(self.lookup_pc) if self.module is not None else None
 
     def symbol(self) -> str | None:
@@ -117,6 +126,21 @@ class Frame:
         if self.function is None:
             return None
         return f"{self.function}+{self.offset:#x}" if self.offset else self.function
+
+
+class InlineFrame:
+    """A function inlined at a physical frame's pc: its name and the line reached in it."""
+
+    __slots__ = ("function", "linkage_name", "file", "line")
+
+    def __init__(self, function: str, linkage_name: str, file: str | None, line: int) -> None:
+        self.function = function
+        self.linkage_name = linkage_name
+        self.file = file
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"InlineFrame({self.function} at {self.file}:{self.line})"
 
 
 class StackTrace:
