@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from ..cfi.program import row_table
 from ..cfi.sections import FDE
-from ..elf.demangle import demangle
 from ..elf.module import ElfFile
 from ..elf.reader import ET_REL
 from ..errors import DwarfUnwindError, ELFError
@@ -33,19 +32,17 @@ NORETURN = frozenset({
     "__cxa_pure_virtual", "__cxa_deleted_virtual", "_Unwind_Resume", "__libc_start_main", "__libc_main",
     "_dl_signal_error", "_dl_signal_exception", "_dl_fatal_printf", "__malloc_assert", "malloc_printerr",
     "__libc_message", "__libc_message_impl",
-    "std::terminate()", "std::__throw_bad_alloc()", "std::__throw_length_error(char const*)",
-    "std::__throw_logic_error(char const*)", "std::__throw_out_of_range(char const*)",
-    "std::__throw_out_of_range_fmt(char const*, ...)", "std::__throw_bad_array_new_length()",
-    "std::__throw_invalid_argument(char const*)", "std::__throw_runtime_error(char const*)",
-    "std::__throw_system_error(int)", "std::__throw_bad_function_call()", "std::__throw_bad_cast()",
-    "std::rethrow_exception(std::__exception_ptr::exception_ptr)", "__gnu_cxx::__verbose_terminate_handler()",
-    "std::__throw_regex_error(std::regex_constants::error_type)", "std::__throw_bad_optional_access()",
-    "std::__throw_bad_variant_access(char const*)", "std::__throw_future_error(int)",
-    "std::__throw_bad_weak_ptr()", "std::__throw_overflow_error(char const*)",
-    "std::__throw_underflow_error(char const*)", "std::__throw_range_error(char const*)",
-    "std::__throw_domain_error(char const*)", "std::__throw_ios_failure(char const*)",
-    "std::__throw_ios_failure(char const*, int)", "std::__throw_bad_exception()",
-    "std::__throw_bad_typeid()", "Py_FatalError", "_Py_FatalErrorFunc", "_Py_FatalErrorFormat",
+    # libstdc++'s noreturn functions, by their mangled names (names are compared raw; the list was
+    # taken from libstdc++.so.6's dynamic symbols through c++filt).
+    "_ZN9__gnu_cxx27__verbose_terminate_handlerEv", "_ZSt16__throw_bad_castv", "_ZSt17__throw_bad_allocv",
+    "_ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE", "_ZSt18__throw_bad_typeidv",
+    "_ZSt19__throw_ios_failurePKc", "_ZSt19__throw_ios_failurePKci", "_ZSt19__throw_logic_errorPKc",
+    "_ZSt19__throw_range_errorPKc", "_ZSt19__throw_regex_errorNSt15regex_constants10error_typeE",
+    "_ZSt20__throw_domain_errorPKc", "_ZSt20__throw_future_errori", "_ZSt20__throw_length_errorPKc",
+    "_ZSt20__throw_out_of_rangePKc", "_ZSt20__throw_system_errori", "_ZSt21__throw_bad_exceptionv",
+    "_ZSt21__throw_runtime_errorPKc", "_ZSt22__throw_overflow_errorPKc", "_ZSt23__throw_underflow_errorPKc",
+    "_ZSt24__throw_invalid_argumentPKc", "_ZSt24__throw_out_of_range_fmtPKcz", "_ZSt25__throw_bad_function_callv",
+    "_ZSt28__throw_bad_array_new_lengthv", "_ZSt9terminatev",
     "__libc_dynarray_at_failure", "_dl_signal_cerror",
 })
 
@@ -175,7 +172,7 @@ class FileChecker:
             name = self._names.get(start)
             if name is None:
                 raw = symbols[i][2]
-                name = self._names[start] = demangle(raw.split("@", 1)[0] or raw)
+                name = self._names[start] = raw.split("@", 1)[0] or raw  # demangled once, at the end
             return name, pc - start
         name = self.plt.names.get(pc & ~15)
         return (f"{name}@plt", pc & 15) if name else ("", 0)
@@ -231,8 +228,15 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
     if address is not None:
         wanted = [f for f in wanted if f.pc_begin <= address < f.pc_end]
     if function is not None:
-        wanted = [f for f in wanted if _matches(name_of(f.pc_begin), function)
-                  or f.signal_frame and _matches(name_of(f.pc_begin + 1), function)]
+        names = _demangled({name_of(f.pc_begin)[0] for f in wanted} | {name_of(f.pc_begin + 1)[0] for f in wanted})
+
+        def named(pc: int) -> tuple[str, int]:
+            raw, off = name_of(pc)
+            return names.get(raw, raw), off
+
+        wanted = [f for f in wanted if _matches(name_of(f.pc_begin), function) or _matches(named(f.pc_begin), function)
+                  or f.signal_frame and (_matches(name_of(f.pc_begin + 1), function)
+                                         or _matches(named(f.pc_begin + 1), function))]
     total = len(wanted)
     for n, fde in enumerate(wanted):
         if progress is not None and n % 256 == 0:
@@ -257,7 +261,33 @@ def check_file(path: str, *, function: str | None = None, address: int | None = 
     if function is None and address is None:
         report.coverage.extend(coverage_findings(fc.fdes, fc.symbols, fc.full_symtab, fc.labels, fc.code,
                                                  name_of, fc.sections, fc.code.in_plt))
+    _demangle_report(report)
     return report
+
+
+def _demangled(names: set[str]) -> dict[str, str]:
+    """C++/Rust names demangled in one batch (c++filt in a bounded child, see symbolize/demangle.py)."""
+    mangled = {n for n in names if n.startswith(("_Z", "_R"))}
+    if not mangled:
+        return {}
+    from ..symbolize.demangle import demangle_all
+
+    return demangle_all(mangled)
+
+
+def _demangle_report(report: FileReport) -> None:
+    """Show demangled names in findings and results: only those, so a C++ library costs one batch."""
+    names = {f.function for f in report.findings()} | {f.name.split("+0x", 1)[0] for f in report.functions
+                                                         if not f.clean or f.uncheckable is not None}
+    table = _demangled(names)
+    if not table:
+        return
+    for f in report.findings():
+        f.function = table.get(f.function, f.function)
+    for r in report.functions:
+        base, sep, rest = r.name.partition("+0x")
+        if base in table:
+            r.name = table[base] + sep + rest
 
 
 def _matches(hit: tuple[str, int], function: str) -> bool:
