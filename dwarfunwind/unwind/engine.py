@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ..arch.x86_64 import RA
 from ..cfi.expr import RegisterUnavailable
-from ..errors import CFIError, ExpressionError, MemoryReadError
+from ..errors import CFIError, ExpressionError, MemoryReadError, StackCopyEnd
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
@@ -102,7 +102,7 @@ class Unwinder:
             try:
                 cfa, regs, outermost = dwarf.step(row, frame.registers, read)
             except MemoryReadError as e:
-                return StopReason.MEMORY, str(e)
+                return StopReason.STACK_COPY_END if isinstance(e, StackCopyEnd) else StopReason.MEMORY, str(e)
             except RegisterUnavailable as e:
                 return StopReason.REGISTER, str(e)
             except (ExpressionError, CFIError) as e:
@@ -122,6 +122,8 @@ class Unwinder:
         try:
             cfa, regs, interrupted = fp.step(frame.registers, read, self._is_marker)
         except (fp.FramePointerEnd, MemoryReadError) as e:
+            if isinstance(e, StackCopyEnd):
+                return StopReason.STACK_COPY_END, str(e)
             if method == "dwarf":
                 reason = StopReason.NO_MODULE if module is None else StopReason.NO_CFI
                 return reason, f"pc {frame.pc:#x}; frame pointers: {e}"

@@ -1,0 +1,204 @@
+"""Replaying a perf.data stream: processes, their module maps over time, and each sample unwound.
+
+One :class:`~dwarfunwind.unwind.engine.Unwinder` per process lives across all
+its samples: modules are opened once per mapping and their CFI rows and
+symbols stay cached, which is what makes a profile cheap to unwind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..modules import Module, ModuleMap
+from ..targets.base import Mapping, ThreadInfo
+from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
+from ..unwind.frame import StackTrace, StopReason
+from .reader import Comm, Fork, Mmap, PerfData, Sample
+from .target import FileCache, ProcessTarget, vdso_image
+
+#: At most this many processes are tracked at once (a corrupt stream could fork forever).
+MAX_PROCESSES = 1 << 16
+
+
+class UnwoundSample:
+    """A sample and its walk: ``trace.frames`` from the sampled pc outwards."""
+
+    __slots__ = ("sample", "comm", "trace")
+
+    def __init__(self, sample: Sample, comm: str | None, trace: StackTrace) -> None:
+        self.sample = sample
+        self.comm = comm
+        self.trace = trace
+
+    def __repr__(self) -> str:
+        s = self.sample
+        return f"UnwoundSample(pid={s.pid}, tid={s.tid}, time={s.time}, {len(self.trace.frames)} frames)"
+
+
+class _GroupTarget:
+    """The mappings of one file, so ModuleMap.from_target builds exactly one module from them."""
+
+    def __init__(self, process: ProcessTarget, maps: list[Mapping]) -> None:
+        self.name = process.name
+        self._process = process
+        self._maps = maps
+
+    def threads(self) -> list[ThreadInfo]:
+        return []
+
+    def mappings(self) -> list[Mapping]:
+        return self._maps
+
+    def read_memory(self, address: int, size: int) -> bytes:
+        return self._process.read_memory(address, size)
+
+    def close(self) -> None:
+        pass
+
+
+class _Process:
+    __slots__ = ("target", "comm", "unwinder", "modules", "stale")
+
+    def __init__(self, target: ProcessTarget, comm: str | None) -> None:
+        self.target = target
+        self.comm = comm
+        self.unwinder: Unwinder | None = None
+        #: Modules by (path, start, file offset of the first mapping): kept across map changes.
+        self.modules: dict[tuple[str, int, int], Module] = {}
+        self.stale = True
+
+
+class PerfUnwinder:
+    """Unwinds every sample of a perf.data file, process by process, in time order.
+
+    >>> with PerfData.open("perf.data") as data:
+    ...     for s in PerfUnwinder(data).samples():
+    ...         print(s.sample.pid, [hex(f.pc) for f in s.trace.frames])
+
+    ``samples()`` raises :class:`~dwarfunwind.perf.reader.PerfDataError` where
+    the file is damaged, after yielding every sample before it.
+    """
+
+    def __init__(self, data: PerfData, *, pids: Iterable[int] | None = None, comms: Iterable[str] | None = None,
+                 max_frames: int = DEFAULT_MAX_FRAMES, sysroot: str | None = None) -> None:
+        self.data = data
+        self.pids = set(pids) if pids is not None else None
+        self.comms = set(comms) if comms is not None else None
+        self.max_frames = max_frames
+        self.sysroot = sysroot
+        self.files = FileCache()
+        self._processes: dict[int, _Process] = {}
+        self._build_ids = {b.path: b.build_id for b in data.build_ids}
+        self._problems: list[str] = []
+        self._seen: set[str] = set()
+
+    @property
+    def problems(self) -> list[str]:
+        """What limited the walks (missing modules, skipped records), each said once."""
+        out = list(self.data.problems) + self._problems
+        for p in self._processes.values():
+            for m in p.modules.values():
+                if m.elf is not None:
+                    for e in m.elf.errors:
+                        text = f"{m.name}: {e}"
+                        if text not in out:
+                            out.append(text)
+        return out
+
+    def _problem(self, text: str) -> None:
+        if text not in self._seen:
+            self._seen.add(text)
+            self._problems.append(text)
+
+    def _process(self, pid: int) -> _Process:
+        p = self._processes.get(pid)
+        if p is None:
+            if len(self._processes) >= MAX_PROCESSES:
+                self._processes.pop(next(iter(self._processes)))
+            p = _Process(ProcessTarget(pid, f"{self.data.name} pid {pid}", self.files), None)
+            self._processes[pid] = p
+        return p
+
+    def samples(self) -> Iterator[UnwoundSample]:
+        """Each selected sample, unwound, in time order."""
+        for rec in self.data.records():
+            if isinstance(rec, Sample):
+                if rec.pid < 0 or (self.pids is not None and rec.pid not in self.pids):
+                    continue
+                p = self._process(rec.pid)
+                if self.comms is not None and p.comm not in self.comms:
+                    continue
+                yield UnwoundSample(rec, p.comm, self._unwind(p, rec))
+            elif isinstance(rec, Mmap):
+                p = self._process(rec.pid)
+                bid = rec.build_id or self._build_ids.get(rec.path)
+                p.target.add_mapping(Mapping(rec.start, rec.start + rec.length, rec.pgoff, rec.path,
+                                             executable=rec.executable, build_id=bid))
+                if rec.path == "[vdso]":
+                    p.target.vdso = vdso_image(bid)
+                p.stale = True
+            elif isinstance(rec, Comm):
+                if rec.pid == rec.tid or rec.exec:
+                    p = self._process(rec.pid)
+                    p.comm = rec.comm
+                    if rec.exec:  # a new program: the old address space is gone
+                        p.target.maps, p.target._starts = [], []
+                        p.modules.clear()
+                        p.stale = True
+            elif isinstance(rec, Fork):
+                if rec.exit:
+                    if rec.pid == rec.tid:
+                        self._processes.pop(rec.pid, None)
+                elif rec.pid != rec.ppid and rec.pid not in self._processes:
+                    child = self._process(rec.pid)
+                    parent = self._processes.get(rec.ppid)
+                    if parent is not None:  # a fork copies the address space
+                        child.comm = parent.comm
+                        child.target.maps = list(parent.target.maps)
+                        child.target._starts = list(parent.target._starts)
+                        child.target.vdso = parent.target.vdso
+                        child.modules = dict(parent.modules)
+
+    def _unwind(self, p: _Process, sample: Sample) -> StackTrace:
+        target = p.target
+        target.set_sample(sample.tid, sample.regs, sample.stack, p.comm)
+        if p.stale:
+            self._rebuild(p)
+        unwinder = p.unwinder
+        assert unwinder is not None
+        if not sample.regs:
+            trace = StackTrace(target.thread)
+            trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "the sample has no user registers"
+            return trace
+        return unwinder.unwind_thread(target.thread, max_frames=self.max_frames)
+
+    def _rebuild(self, p: _Process) -> None:
+        """The process's module map after mappings changed, reusing every module already open."""
+        groups: dict[str, list[Mapping]] = {}
+        for m in p.target.maps:
+            if m.path and (m.path.startswith("/") or m.path == "[vdso]"):
+                groups.setdefault(m.path, []).append(m)
+        modules = []
+        for path, maps in groups.items():
+            if not any(m.executable for m in maps):
+                continue  # data files, locale archives: not modules
+            key = (path, maps[0].start, maps[0].offset)
+            module = p.modules.get(key)
+            if module is None:
+                built = ModuleMap.from_target(_GroupTarget(p.target, maps), sysroot=self.sysroot)
+                for problem in built.problems:
+                    self._problem(problem)
+                if not built.modules:
+                    continue
+                module = built.modules[0]
+                p.modules[key] = module
+            module.end = max(m.end for m in maps)
+            modules.append(module)
+        if p.unwinder is None:
+            p.unwinder = Unwinder(p.target, ModuleMap(modules))
+        else:
+            p.unwinder.modules = ModuleMap(modules)
+        p.stale = False
+
+    def close(self) -> None:
+        self.files.close()
