@@ -265,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--property", help="run only this property (roundtrip, unwind, equivalent_encodings, "
                                       "readelf, gnu_as, pyelftools, robustness)")
     f.set_defaults(func=cmd_fuzz)
+
+    from .perf.cli import add_parser as add_perf_parser
+
+    add_perf_parser(sub)
     return p
 
 

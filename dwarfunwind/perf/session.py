@@ -110,6 +110,16 @@ class PerfUnwinder:
             self._seen.add(text)
             self._problems.append(text)
 
+    def mapping_at(self, pid: int, address: int) -> Mapping | None:
+        """The mapping holding ``address`` in process ``pid`` as of the last sample yielded.
+
+        ``address - m.start + m.offset`` is the file-relative address ``perf script`` prints.
+        """
+        p = self._processes.get(pid)
+        if p is None:
+            return None
+        return next((m for m in p.target.maps if m.start <= address < m.end), None)
+
     def _process(self, pid: int) -> _Process:
         p = self._processes.get(pid)
         if p is None:

@@ -1,0 +1,123 @@
+"""``python -m dwarfunwind perf perf.data``: the subcommand's arguments and output (CLI layer: it prints)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Iterator
+
+from ..errors import DwarfUnwindError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("perf", help="unwind the samples of `perf record --call-graph dwarf` (perf.data)")
+    p.add_argument("file", help="perf.data (or - for `perf record -o -` on stdin)")
+    p.add_argument("--pid", type=int, action="append", help="only this process (repeatable)")
+    p.add_argument("--comm", action="append", help="only processes with this command name (repeatable)")
+    p.add_argument("--max-samples", type=int, metavar="N", help="stop after N samples")
+    p.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each walk after N frames (4096)")
+    p.add_argument("--sysroot", help="find the recorded modules under this directory")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON document, a record per sample (docs/perf.md)")
+    out.add_argument("--folded", action="store_true", help="collapsed stacks (flamegraph.pl, speedscope, inferno)")
+    p.add_argument("--flamegraph", metavar="SVG", help="also write an interactive SVG flame graph")
+    p.set_defaults(func=cmd_perf)
+
+
+class _Progress:
+    """A one-line bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.on = sys.stderr.isatty() and total > 0
+        self.total = total
+        self.last = -1
+
+    def update(self, done: int, samples: int) -> None:
+        if not self.on:
+            return
+        pct = min(100, 100 * done // self.total)
+        if pct != self.last:
+            self.last = pct
+            bar = "#" * (pct * 30 // 100)
+            sys.stderr.write(f"\rperf: [{bar:<30}] {pct:3d}% {samples} samples")
+            sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.on and self.last >= 0:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    from .output import add_folded, document_head, document_tail, folded_text, sample_text, sample_to_dict
+    from .reader import PerfData
+    from .session import PerfUnwinder, UnwoundSample
+
+    if args.max_samples is not None and args.max_samples < 0:
+        print("dwarfunwind: --max-samples must be >= 0", file=sys.stderr)
+        return 2
+    data = PerfData.open(args.file)
+    unwinder = PerfUnwinder(data, pids=args.pid, comms=args.comm, max_frames=args.max_frames,
+                            sysroot=args.sysroot)
+    progress = _Progress(data._data_end - data._data_start)
+    error: str | None = None
+    count = 0
+    folded: Counter[str] = Counter()
+    want_folded = args.folded or args.flamegraph
+    write = sys.stdout.write
+    if args.json:
+        write(document_head(args.file))
+
+    def limited() -> Iterator[UnwoundSample]:
+        for u in unwinder.samples():
+            yield u
+            if args.max_samples is not None and count >= args.max_samples:
+                return
+
+    try:
+        if args.max_samples != 0:
+            buf: list[str] = []
+            for u in limited():
+                count += 1
+                if want_folded:
+                    add_folded(u, folded)
+                if args.json:
+                    import json
+
+                    buf.append(("," if count > 1 else "") + json.dumps(sample_to_dict(u), separators=(",", ":")))
+                elif not args.folded:
+                    buf.append(sample_text(u))
+                if len(buf) >= 256:  # written in batches: stdout may be unbuffered
+                    write("".join(buf))
+                    buf.clear()
+                progress.update(u.sample.offset - data._data_start, count)
+            write("".join(buf))
+    except DwarfUnwindError as e:
+        error = str(e)
+    finally:
+        progress.end()
+    problems = unwinder.problems
+    if args.json:
+        write(document_tail(problems, error) + "\n")
+    elif args.folded:
+        write(folded_text(folded))
+    sys.stdout.flush()
+    if args.flamegraph:
+        from .flamegraph import render
+
+        title = f"{args.file}: {count} samples" + (f" ({' '.join(data.cmdline)})" if data.cmdline else "")
+        try:
+            with open(args.flamegraph, "w") as f:
+                f.write(render(folded, title=title))
+        except OSError as e:
+            problems.append(f"{args.flamegraph}: {e.strerror or e}")
+            error = error or f"{args.flamegraph}: could not write the flame graph"
+    for p in problems:
+        print(f"dwarfunwind: {p}", file=sys.stderr)
+    unwinder.close()
+    data.close()
+    if error is not None:
+        print(f"dwarfunwind: {error}", file=sys.stderr)
+        return 1 if count else 2
+    return 0
