@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from ..errors import DwarfUnwindError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("perf", help="unwind the samples of `perf record --call-graph dwarf` (perf.data)")
     p.add_argument("file", help="perf.data (or - for `perf record -o -` on stdin)")
     p.add_argument("--pid", type=int, action="append", help="only this process (repeatable)")

@@ -166,7 +166,7 @@ class EventAttr:
         if not self.sample_id_all or not t & SAMPLE_TIME:
             return None
         pos = end - self.trailer_size + 8 * bool(t & SAMPLE_TID)
-        return _U64.unpack_from(data, pos)[0]  # type: ignore[no-any-return]
+        return int(_U64.unpack_from(data, pos)[0])
 
 
 _SW_NAMES = {0: "cpu-clock", 1: "task-clock", 2: "page-faults", 3: "context-switches", 4: "cpu-migrations"}

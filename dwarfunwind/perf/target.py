@@ -34,8 +34,9 @@ class FileCache:
         self._maps: dict[str, mmap.mmap | None] = {}
 
     def read(self, path: str, offset: int, size: int) -> bytes | None:
-        m = self._maps.get(path, False)
-        if m is False:
+        if path in self._maps:
+            m = self._maps[path]
+        else:
             m = None
             if len(self._maps) < MAX_OPEN_FILES:
                 try:
