@@ -277,6 +277,7 @@ class PerfData:
         self.problems: list[str] = []
         self._by_id: dict[int, EventAttr] = {}
         self._file: object = None
+        self._declared_end = 0
         if len(data) < 16:
             raise PerfDataError(name, 0, f"file is {len(data)} bytes, too short for a perf.data header")
         if data[:8] != MAGIC:
@@ -370,7 +371,16 @@ class PerfData:
                 raise self._err(at + attr_size - 16, f"event id list of {ids_size} bytes")
             attr.ids = list(struct.unpack_from(f"<{ids_size // 8}Q", data, i0))
             self._add_attr(attr)
-        self._data_start, self._data_end = self._section(data_off, data_size, "data", 40)
+        if data_off > len(data):
+            raise self._err(40, f"data section at {data_off:#x} is past the end of the file ({len(data):#x} bytes)")
+        self._data_start = data_off
+        self._data_end = min(data_off + data_size, len(data))
+        if data_off + data_size > len(data):
+            # A truncated file: serve the records that are whole, then say where the data stopped.
+            self._declared_end = data_off + data_size
+            self.problems.append(f"{self.name}: the file is truncated: its data section should end at "
+                                 f"{data_off + data_size:#x}, the file ends at {len(data):#x}; no feature sections")
+            return
         self._read_features(data_off + data_size, features)
 
     def _parse_attr(self, at: int, size: int) -> EventAttr:
@@ -479,8 +489,9 @@ class PerfData:
                 break
             type_, misc, size = _HDR.unpack_from(data, pos)
             if size < 8 or pos + size > end:
-                error = self._err(pos, f"record of type {type_} claims {size} bytes, {end - pos} are left"
-                                  if size >= 8 else f"record of type {type_} claims {size} bytes (< 8)")
+                error = self._err(pos, f"record of type {type_} claims {size} bytes, {end - pos} are left "
+                                       "(truncated or corrupt)"
+                                  if size >= 8 else f"record of type {type_} claims {size} bytes (< 8): corrupt")
                 break
             nxt = pos + size
             if type_ == RECORD_FINISHED_ROUND:
@@ -500,6 +511,15 @@ class PerfData:
                 if nxt > end:
                     error = self._err(pos, "AUXTRACE payload runs past the end of the data")
                     break
+            elif type_ == RECORD_HEADER_BUILD_ID or type_ == RECORD_HEADER_FEATURE:
+                # Pipe mode: build-ids and features as records (a damaged one is a problem, not the end).
+                try:
+                    if type_ == RECORD_HEADER_BUILD_ID:
+                        self._read_feature(FEAT_BUILD_ID, pos, pos + size)
+                    elif size >= 16:
+                        self._read_feature(_U64.unpack_from(data, pos + 8)[0], pos + 16, pos + size)
+                except PerfDataError as e:
+                    self._problem(str(e))
             elif type_ == RECORD_COMPRESSED:
                 self._problem("compressed records (perf record -z) are not supported; they were skipped")
             elif type_ in (RECORD_SAMPLE, RECORD_MMAP, RECORD_MMAP2, RECORD_COMM, RECORD_FORK, RECORD_EXIT):
@@ -522,6 +542,9 @@ class PerfData:
                     pending.clear()
             pos = nxt
         yield from self._flush(pending)
+        if error is None and self._declared_end > end:
+            error = self._err(end, f"the data section is truncated here (the header says it ends at "
+                                   f"{self._declared_end:#x})")
         if error is not None:
             raise error
 

@@ -89,6 +89,7 @@ class PerfUnwinder:
         self.files = FileCache()
         self._processes: dict[int, _Process] = {}
         self._build_ids = {b.path: b.build_id for b in data.build_ids}
+        self._nbuild = len(data.build_ids)
         self._problems: list[str] = []
         self._seen: set[str] = set()
 
@@ -141,6 +142,9 @@ class PerfUnwinder:
                 yield UnwoundSample(rec, p.comm, self._unwind(p, rec))
             elif isinstance(rec, Mmap):
                 p = self._process(rec.pid)
+                if self._nbuild != len(self.data.build_ids):  # pipe mode: build-ids arrive as records
+                    self._nbuild = len(self.data.build_ids)
+                    self._build_ids = {b.path: b.build_id for b in self.data.build_ids}
                 bid = rec.build_id or self._build_ids.get(rec.path)
                 p.target.add_mapping(Mapping(rec.start, rec.start + rec.length, rec.pgoff, rec.path,
                                              executable=rec.executable, build_id=bid))
