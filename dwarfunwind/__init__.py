@@ -3,6 +3,7 @@
 The public API, re-exported from the modules that implement it.
 """
 
+from .batch import BatchResult, unwind_many
 from .cfi.expr import MachineState, RegisterUnavailable, disassemble, evaluate
 from .cfi.rules import CFARule, Row, Rule, RuleKind
 from .cfi.sections import CIE, FDE, CFISection
@@ -23,8 +24,8 @@ def open_elf(path: str) -> ElfFile:
 
 
 __all__ = [
-    "CFARule", "CFIError", "CFISection", "CIE", "DwarfUnwindError", "ELFError", "ElfFile", "ExpressionError",
-    "FDE", "Frame", "MachineState", "Mapping", "MemoryReadError", "Module", "ModuleMap", "Program",
+    "BatchResult", "CFARule", "CFIError", "CFISection", "CIE", "DwarfUnwindError", "ELFError", "ElfFile",
+    "ExpressionError", "FDE", "Frame", "MachineState", "Mapping", "MemoryReadError", "Module", "ModuleMap", "Program",
     "RegisterUnavailable", "Row", "Rule", "RuleKind", "StackTrace", "StopReason", "Target", "TargetError",
-    "ThreadInfo", "Unwinder", "disassemble", "evaluate", "open_elf",
+    "ThreadInfo", "Unwinder", "disassemble", "evaluate", "open_elf", "unwind_many",
 ]

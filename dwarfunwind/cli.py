@@ -266,9 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "readelf, gnu_as, pyelftools, robustness)")
     f.set_defaults(func=cmd_fuzz)
 
+    from .perf.cli import add_batch_parser
     from .perf.cli import add_parser as add_perf_parser
 
     add_perf_parser(sub)
+    add_batch_parser(sub)
     return p
 
 

@@ -1,4 +1,4 @@
-"""``python -m dwarfunwind perf perf.data``: the subcommand's arguments and output (CLI layer: it prints)."""
+"""``python -m dwarfunwind perf perf.data`` and ``batch FILE...``: arguments and output (CLI layer: it prints)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class _Progress:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from .output import add_folded, document_head, document_tail, folded_text, sample_text, sample_to_dict
+    from .output import add_folded, document_head, document_tail, folded_text, sample_json, sample_text
     from .reader import PerfData
     from .session import PerfUnwinder, UnwoundSample
 
@@ -83,9 +83,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
                 if want_folded:
                     add_folded(u, folded)
                 if args.json:
-                    import json
-
-                    buf.append(("," if count > 1 else "") + json.dumps(sample_to_dict(u), separators=(",", ":")))
+                    buf.append(("," if count > 1 else "") + sample_json(u))
                 elif not args.folded:
                     buf.append(sample_text(u))
                 if len(buf) >= 256:  # written in batches: stdout may be unbuffered
@@ -121,3 +119,52 @@ def cmd_perf(args: argparse.Namespace) -> int:
         print(f"dwarfunwind: {error}", file=sys.stderr)
         return 1 if count else 2
     return 0
+
+
+# -- batch ---------------------------------------------------------------------------------------------
+
+
+def add_batch_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="unwind many cores, snapshots and perf.data files in parallel")
+    p.add_argument("files", nargs="+", metavar="FILE", help="cores, snapshots, perf.data files")
+    p.add_argument("--jobs", "-j", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--json", action="store_true",
+                   help="one document per line, each what `unwind --json` / `perf --json` prints for that file")
+    p.add_argument("--sysroot", help="find the inputs' modules under this directory")
+    p.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each walk after N frames (4096)")
+    p.set_defaults(func=cmd_batch)
+
+
+def _summary(result: object) -> list[str]:
+    doc = result.document()  # type: ignore[attr-defined]
+    if "threads" in doc:
+        lines = []
+        for t in doc["threads"]:
+            top = next((f["function"] for f in t["frames"] if f["function"]), "??")
+            lines.append(f"  thread {t['tid']}: {len(t['frames'])} frames (top: {top}), stop: {t['stop_reason']}"
+                         f"{'; reliable' if t['reliable'] else ''}")
+        return lines
+    samples = doc.get("samples", [])
+    frames = sum(len(s["frames"]) for s in samples)
+    return [f"  {len(samples)} samples, {frames} frames, {len({s['pid'] for s in samples})} processes"]
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from ..batch import unwind_many
+
+    if args.jobs is not None and args.jobs < 1:
+        print("dwarfunwind: --jobs must be >= 1", file=sys.stderr)
+        return 2
+    failed = 0
+    for result in unwind_many(args.files, jobs=args.jobs, sysroot=args.sysroot, max_frames=args.max_frames):
+        if result.error is not None:
+            failed += 1
+            print(f"dwarfunwind: {result.error}", file=sys.stderr)
+        if args.json:
+            sys.stdout.write(result.to_json() + "\n")
+        else:
+            sys.stdout.write("\n".join([f"== {result.input}: {'error' if result.error else 'ok'}",
+                                         *(_summary(result) if result.error is None or result.kind == "perf"
+                                           else [])]) + "\n")
+        sys.stdout.flush()
+    return 1 if failed else 0

@@ -60,7 +60,13 @@ def document_head(path: str) -> str:
 
 
 def document_tail(problems: list[str], error: str | None) -> str:
-    return f'],"problems":{json.dumps(problems)},"error":{json.dumps(error)}}}'
+    """The end of the ``perf --json`` document: problems (sorted, each once) and the error that ended it."""
+    return f'],"problems":{json.dumps(sorted(set(problems)))},"error":{json.dumps(error)}}}'
+
+
+def sample_json(u: UnwoundSample) -> str:
+    """One sample record as compact JSON text, as it appears in the document."""
+    return json.dumps(sample_to_dict(u), separators=(",", ":"))
 
 
 def frame_name(frame: Frame) -> str:

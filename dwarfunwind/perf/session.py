@@ -23,12 +23,14 @@ MAX_PROCESSES = 1 << 16
 class UnwoundSample:
     """A sample and its walk: ``trace.frames`` from the sampled pc outwards."""
 
-    __slots__ = ("sample", "comm", "trace")
+    __slots__ = ("sample", "comm", "trace", "index")
 
-    def __init__(self, sample: Sample, comm: str | None, trace: StackTrace) -> None:
+    def __init__(self, sample: Sample, comm: str | None, trace: StackTrace, index: int = 0) -> None:
         self.sample = sample
         self.comm = comm
         self.trace = trace
+        #: Position among all samples of the file in delivery (time) order, selected or not.
+        self.index = index
 
     def __repr__(self) -> str:
         s = self.sample
@@ -132,14 +134,16 @@ class PerfUnwinder:
 
     def samples(self) -> Iterator[UnwoundSample]:
         """Each selected sample, unwound, in time order."""
+        index = -1
         for rec in self.data.records():
             if isinstance(rec, Sample):
+                index += 1
                 if rec.pid < 0 or (self.pids is not None and rec.pid not in self.pids):
                     continue
                 p = self._process(rec.pid)
                 if self.comms is not None and p.comm not in self.comms:
                     continue
-                yield UnwoundSample(rec, p.comm, self._unwind(p, rec))
+                yield UnwoundSample(rec, p.comm, self._unwind(p, rec), index)
             elif isinstance(rec, Mmap):
                 p = self._process(rec.pid)
                 if self._nbuild != len(self.data.build_ids):  # pipe mode: build-ids arrive as records
