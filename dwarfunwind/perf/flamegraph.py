@@ -119,10 +119,11 @@ def render(folded: Mapping[str, int], *, title: str = "Flame Graph", count_name:
 
 _SCRIPT = """
 (function () {
-  var svg = document.documentElement, total = +svg.getAttribute('data-total');
-  var unit = svg.getAttribute('data-count-name');
-  var frames = Array.prototype.slice.call(document.querySelectorAll('g.f'));
-  var details = document.getElementById('details'), reset = document.getElementById('reset');
+  // The SVG may be a document of its own or inlined in an HTML page.
+  var me = document.currentScript, svg = (me && me.ownerSVGElement) || document.documentElement;
+  var total = +svg.getAttribute('data-total'), unit = svg.getAttribute('data-count-name');
+  var frames = Array.prototype.slice.call(svg.querySelectorAll('g.f'));
+  var details = svg.querySelector('#details'), reset = svg.querySelector('#reset');
   var SIDE = %(side)d, W = %(width)d - 2 * SIDE, CW = %(cw)f;
   function label(name, w) {
     var n = Math.floor(w / CW);
