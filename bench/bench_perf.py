@@ -169,7 +169,8 @@ def main() -> int:
     for name, ts in times.items():
         m = statistics.median(ts)
         print(f"{name:<28} {m:9.3f} {min(ts):7.3f} {max(ts):7.3f} {m / base:14.2f}x")
-    print(f"\nin-process, warm (best of 3): {samples / best:,.0f} samples/s, {best / max(frames, 1) * 1e6:.2f} us/frame")
+    print(f"\nin-process, warm (best of 3): {samples / best:,.0f} samples/s, "
+          f"{best / max(frames, 1) * 1e6:.2f} us/frame")
     print(f"perf script: {base / max(frames, 1) * 1e6:.2f} us/frame whole process")
     if args.decode:
         decode_bench(str(data))
