@@ -7,6 +7,7 @@ symbols stay cached, which is what makes a profile cheap to unwind.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 
 from ..modules import Module, ModuleMap
@@ -153,7 +154,8 @@ class PerfUnwinder:
                 p.target.add_mapping(Mapping(rec.start, rec.start + rec.length, rec.pgoff, rec.path,
                                              executable=rec.executable, build_id=bid))
                 if rec.path == "[vdso]":
-                    p.target.vdso = vdso_image(bid)
+                    release = self.data.info.get("osrelease")
+                    p.target.vdso = vdso_image(bid, rec.length, release is not None and release == os.uname().release)
                 p.stale = True
             elif isinstance(rec, Comm):
                 if rec.pid == rec.tid or rec.exec:

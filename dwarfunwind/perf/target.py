@@ -81,10 +81,16 @@ def own_vdso() -> tuple[int, bytes, bytes | None] | None:
     return _OWN_VDSO  # type: ignore[return-value]
 
 
-def vdso_image(build_id: bytes | None) -> bytes | None:
-    """The recorded process's vDSO image: this machine's if the build-id agrees, else perf's cache."""
+def vdso_image(build_id: bytes | None, size: int, same_kernel: bool) -> bytes | None:
+    """The recorded process's vDSO image: this machine's if the build-id agrees, else perf's cache.
+
+    Without a recorded build-id (pipe mode writes them last), this machine's vDSO is used only
+    when the recording names the running kernel's release and the sizes agree.
+    """
     own = own_vdso()
     if own is not None and build_id and own[2] == build_id:
+        return own[1]
+    if own is not None and not build_id and same_kernel and len(own[1]) == size:
         return own[1]
     if build_id:
         path = os.path.expanduser(f"~/.debug/[vdso]/{build_id.hex()}/vdso")
