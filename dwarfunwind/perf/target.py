@@ -153,11 +153,12 @@ class ProcessTarget:
         return self.maps
 
     def read_memory(self, address: int, size: int) -> bytes:
+        lo = self.stack_start
+        # The hot path (nearly every read of a walk): inside the stack copy.
+        if lo <= address and address + size <= self.stack_end and size > 0:
+            return self.stack[address - lo : address - lo + size]
         if not check_read(address, size):
             return b""
-        lo = self.stack_start
-        if lo <= address and address + size <= self.stack_end:
-            return self.stack[address - lo : address - lo + size]
         i = bisect.bisect_right(self._starts, address) - 1
         if i >= 0:
             m = self.maps[i]
