@@ -50,7 +50,7 @@ __attribute__((noipa)) unsigned long rec(int d, unsigned long n) {
     sink += r;
     return r ^ (unsigned long)d;
 }
-static void handler(int sig) { (void)sig; sink += rec(5, 200000); }
+static void handler(int sig) { (void)sig; sink += rec(5, 1000000); }
 int main(void) {
     struct sigaction sa = {0};
     sa.sa_handler = handler;
@@ -58,18 +58,18 @@ int main(void) {
     struct itimerval it = {{0, 3000}, {0, 3000}};
     setitimer(ITIMER_PROF, &it, 0);
     struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
     do {
         sink += rec(40, 20000);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 500000000L);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 300000000L);
     return 0;
 }
 """
 
 CXX_TEMPLATES = r"""
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <map>
 #include <vector>
 template <int N> struct R {
@@ -90,8 +90,8 @@ volatile long sink;
 int main() {
     std::vector<int> v;
     for (int i = 0; i < 3000; i++) v.push_back(i * 7919 % 3001);
-    auto t0 = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500)) sink += R<12>::f(v);
+    std::clock_t t0 = std::clock();
+    while (std::clock() - t0 < CLOCKS_PER_SEC * 3 / 10) sink += R<12>::f(v);
     return 0;
 }
 """
@@ -100,8 +100,8 @@ PYTHON_WORKLOAD = """
 import time
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
-t = time.time()
-while time.time() - t < 0.5:
+t = time.process_time()
+while time.process_time() - t < 0.3:
     fib(18)
 """
 
@@ -123,7 +123,7 @@ def record(out: Path, argv: list[str], *, stdout=subprocess.DEVNULL) -> Path:
 
 @pytest.fixture(scope="session")
 def recordings(tmp_path_factory) -> dict[str, Path]:
-    """Four short recordings (~0.5 s each), made once per session."""
+    """Four short recordings (~0.3 s each), made once per session."""
     which("perf")
     gcc, gxx = which("gcc"), which("g++")
     d = tmp_path_factory.mktemp("perf")
@@ -134,12 +134,12 @@ def recordings(tmp_path_factory) -> dict[str, Path]:
                    check=True)
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     gzip = which("gzip")
-    # 3 MB of varied bytes (a shared library) keep gzip -9 busy for about half a second.
+    # 2 MB of varied bytes (a shared library) keep gzip -9 busy for about a third of a second.
     blob = d / "blob"
     with open(blob, "wb") as f:
         src = "/lib/x86_64-linux-gnu/libc.so.6"
         data = open(src, "rb").read()
-        while f.tell() < 3 << 20:
+        while f.tell() < 2 << 20:
             f.write(data)
     return {
         "c": record(d / "c.data", [str(d / "rec")]),
@@ -239,7 +239,7 @@ def test_samples_match_perf_script(recordings, name):
     cats, failures = compare(recordings[name])
     assert not failures, f"{len(failures)} unexplained differences, first: {failures[:3]}"
     total = sum(v for k, v in cats.items() if k != "signal-crossings")
-    assert total >= 50, cats  # ~250 samples are recorded; a handful means the recording failed
+    assert total >= 50, cats  # ~150 samples are recorded; a handful means the recording failed
     # perf stopping early is the only way perf's chain is not complete; it must stay rare.
     assert cats["identical"] >= 0.95 * total, cats
     if name == "c":
@@ -262,7 +262,11 @@ def test_perf_reached_outermost_means_identical(recordings):
                 continue
             checked += 1
             assert our_chain(pu, u) == [a for a, _ in chain]
-            assert u.trace.stop_reason.value == "outermost"
+            # ld.so's own _start has no CFI: the walk ends there as perf's does, with stop reason no-cfi.
+            last = u.trace.frames[-1]
+            assert u.trace.stop_reason.value == "outermost" or (
+                u.trace.stop_reason.value == "no-cfi" and last.module is not None
+                and last.module.name.startswith("ld-linux")), (u.trace.stop_reason, last)
             # Symbols: perf's names (C++ demangled, versioned names stripped) equal ours.
             for f, s in zip(u.trace.frames, syms):
                 # perf names PLT stubs "f@plt"; our symbolizer has no PLT symbols (it says the nearest
