@@ -17,6 +17,7 @@ that fails is reported in its result and does not stop the others.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,7 @@ def unwind_document(path: str, *, exe: str | None = None, sysroot: str | None = 
     from .report import trace_to_dict
 
     with Program.open(path, exe=exe, sysroot=sysroot) as program:
-        traces = program.stack_traces(max_frames=max_frames)
+        traces = program.stack_traces(max_frames=max_frames or sys.maxsize)
     return json.dumps({"threads": [trace_to_dict(t) for t in traces]})
 
 
@@ -103,7 +104,8 @@ def _perf_task(path: str, pid: int | None, sysroot: str | None, max_frames: int
         data = PerfData.open(path)
     except DwarfUnwindError as e:
         return out, [], str(e)
-    unwinder = PerfUnwinder(data, pids=None if pid is None else [pid], max_frames=max_frames, sysroot=sysroot)
+    unwinder = PerfUnwinder(data, pids=None if pid is None else [pid], max_frames=max_frames or sys.maxsize,
+                            sysroot=sysroot)
     error = None
     try:
         for u in unwinder.samples():
@@ -200,7 +202,7 @@ def unwind_many(inputs: Iterable[str], executor: "Executor | None" = None, *, jo
     ``executor`` is any :class:`concurrent.futures.Executor` (a Dask client's
     ``get_executor()`` works unchanged); by default a process pool of ``jobs``
     workers (all cores when None) is created and shut down here. A perf.data
-    file is split into one task per process.
+    file is split into one task per process. ``max_frames`` 0 means no limit.
     """
     own = executor is None
     if executor is None:

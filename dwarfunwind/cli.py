@@ -3,37 +3,397 @@
 The only module that prints. Errors from the package arrive as
 DwarfUnwindError and are printed on one line each; nothing else escapes as a
 traceback except a genuine bug.
+
+Subcommands live in a table (``COMMANDS``, filled by :func:`command` at the
+end of this file): a name, the function that runs it, a help line and its
+arguments in ``argparse.add_argument`` form. Common invocations are parsed
+straight from the table (:func:`fast_parse`) without importing argparse,
+which with gettext, locale and shutil costs about as much as the rest of a
+``cfi`` run's imports; help, ``--version``, abbreviations and every error go
+to the argparse parser built from the same table (:func:`build_parser`), so
+the messages and the accepted syntax are argparse's.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from typing import TYPE_CHECKING, Any
 
 from .errors import DwarfUnwindError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # imported lazily at run time: each subcommand loads only what it needs
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import Any, NoReturn
+
     from .program import Program
     from .unwind.frame import StackTrace
 
+PROG = "dwarfunwind"
+DESCRIPTION = """\
+Unwind native x86-64 call stacks with DWARF Call Frame Information: backtraces
+of core files, live processes (read-only) and snapshots, with every register
+known in every frame; the CFI rows of any ELF file, as readelf shows them; and
+a property-based fuzzer for CFI."""
+EPILOG = """\
+examples:
+  dwarfunwind unwind core --exe ./prog      every thread of a core, as gdb's bt
+  dwarfunwind unwind --pid 1234 --json      a live process, left running; JSON
+  dwarfunwind cfi /lib/x86_64-linux-gnu/libc.so.6 --address 0x29d90
+                                            the unwind row governing an address
 
-def _int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+exit codes (as eu-stack):
+  0    complete: every thread unwound to its outermost frame (cfi: all decoded)
+  1    partial: a walk stopped early or some entries were bad; the rest printed
+  2    nothing unwound, unreadable input, or a usage error
+  130  interrupted
+
+"python -m dwarfunwind ..." works wherever "dwarfunwind ..." does."""
+
+#: ``-n 0``: no frame limit (as eu-stack). A walk still ends: every frame must move the stack
+#: pointer towards the caller, except across signal frames, and a repeated frame ends it.
+UNLIMITED_FRAMES = sys.maxsize
+#: One line of stderr is at most this long: messages may echo input (a huge register value).
+MAX_MESSAGE = 2000
 
 
 def _err(message: str) -> None:
-    print(f"dwarfunwind: {message}", file=sys.stderr)
+    print(f"{PROG}: {cap_line(message)}", file=sys.stderr)
+
+
+def cap_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line of at most about ``limit`` characters, the middle elided."""
+    text = text.replace("\n", " ")
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 3 // 4, limit // 8
+    return f"{text[:head]} ...[{len(text) - head - tail} characters omitted]... {text[-tail:]}"
+
+
+def _escape_unencodable(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: bytes that were not UTF-8 (surrogate-escaped) as ``\\xNN``, else ``\\uNNNN``."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for ch in error.object[error.start:error.end]:
+        n = ord(ch)
+        if 0xDC80 <= n <= 0xDCFF:
+            out.append(f"\\x{n - 0xDC00:02x}")  # an undecodable byte of a path, as surrogateescape keeps it
+        elif n <= 0xFF:
+            out.append(f"\\x{n:02x}")
+        elif n <= 0xFFFF:
+            out.append(f"\\u{n:04x}")
+        else:
+            out.append(f"\\U{n:08x}")
+    return "".join(out), error.end
+
+
+def _escape_streams() -> None:
+    """Print any path, whatever the stream's encoding: unencodable characters escaped, never an error."""
+    import codecs
+
+    codecs.register_error("dwarfunwind-escape", _escape_unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="dwarfunwind-escape")
+            except (ValueError, OSError):  # a closed or detached stream: nothing to print there anyway
+                pass
+
+
+def _json_string(text: str) -> str:
+    """``json.dumps(text)`` without importing json (and re) on the ``cfi`` path."""
+    try:
+        from _json import encode_basestring_ascii
+    except ImportError:  # another Python implementation
+        from json.encoder import encode_basestring_ascii
+    return str(encode_basestring_ascii(text))
+
+
+# -- argument types: a ValueError is a usage error (argparse: "invalid NAME value") -----------------
+
+
+def _usage(message: str) -> Exception:
+    """argparse's ArgumentTypeError (its message is shown as is), imported only when an argument is bad."""
+    import argparse
+
+    return argparse.ArgumentTypeError(message)
+
+
+def address(text: str) -> int:
+    """An address: decimal, or 0x hexadecimal (as C writes it)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise _usage(f"not an address: {cap_line(text, 80)!r}") from None
+    if value < 0:
+        raise _usage(f"not an address: {value}")
+    return value
+
+
+def frame_count(text: str) -> int:
+    """``-n``: a number of frames; 0 means no limit (as eu-stack)."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise _usage(f"not a number of frames: {cap_line(text, 80)!r}") from None
+    if value < 0:
+        raise _usage(f"must be 0 (no limit) or more, not {value}")
+    return value
+
+
+def positive(text: str) -> int:
+    """A count of at least 1."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise _usage(f"not a number: {cap_line(text, 80)!r}") from None
+    if value < 1:
+        raise _usage(f"must be 1 or more, not {value}")
+    return value
+
+
+def thread_id(text: str) -> int:
+    """A thread or process id (a positive number)."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise _usage(f"not a thread or process id: {cap_line(text, 80)!r}") from None
+    if value < 1:
+        raise _usage(f"not a thread or process id: {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise _usage(f"not a number: {cap_line(text, 80)!r}") from None
+
+
+# -- the command table --------------------------------------------------------------------------------
+
+
+class Args:
+    """The parsed command line: one attribute per argument (its ``dest``), as ``argparse.Namespace``."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Args) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return "Args(" + ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items())) + ")"
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """One argument, exactly as ``argparse.ArgumentParser.add_argument(*flags, **options)`` takes it."""
+    return flags, options
+
+
+class Command:
+    """A subcommand: ``run(args) -> exit code``, given as a function or as ``"module:function"`` (imported
+    only when the command runs)."""
+
+    __slots__ = ("name", "run", "help", "args", "description", "epilog", "_spec")
+
+    def __init__(self, name: str, run: Callable[[Args], int] | str, help: str,
+                 args: list[tuple[tuple[str, ...], dict[str, Any]]], description: str | None = None,
+                 epilog: str | None = None) -> None:
+        self.name = name
+        self.run = run
+        self.help = help
+        self.args = args
+        self.description = description
+        self.epilog = epilog
+        self._spec: _Spec | None | bool = False  # False: not built yet; None: not for the fast path
+
+    def function(self) -> Callable[[Args], int]:
+        if isinstance(self.run, str):
+            module, _, name = self.run.partition(":")
+            self.run = getattr(__import__(module, fromlist=[name]), name)
+        return self.run  # type: ignore[return-value]
+
+
+#: Every subcommand, in the order ``--help`` lists them.
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, run: Callable[[Args], int] | str, help: str,
+            *args: tuple[tuple[str, ...], dict[str, Any]], description: str | None = None,
+            epilog: str | None = None) -> Command:
+    """Register a subcommand: ``command("check", "dwarfunwind.check.cli:run", "help", arg("file", help=...))``.
+
+    ``description`` (default: the help line) and ``epilog`` are shown by ``dwarfunwind NAME --help``.
+    """
+    COMMANDS[name] = Command(name, run, help, list(args), description, epilog)
+    return COMMANDS[name]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the whole command line, built from ``COMMANDS``."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            self.print_usage(sys.stderr)
+            self.exit(2, f"{self.prog}: error: {cap_line(message)}\n")
+
+    from . import __version__
+
+    p = Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           title="commands", parser_class=Parser,
+                           help="what to do; \"dwarfunwind COMMAND --help\" lists its options")
+    for cmd in COMMANDS.values():
+        c = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help, epilog=cmd.epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        for flags, options in cmd.args:
+            c.add_argument(*flags, **options)
+    return p
+
+
+class _Spec:
+    """What the fast parser needs of one command: its options by flag, its positionals, the defaults."""
+
+    __slots__ = ("options", "positionals", "defaults", "required")
+
+    def __init__(self) -> None:
+        self.options: dict[str, tuple[str, str, Any, Any]] = {}  # flag -> (dest, action, type, choices)
+        self.positionals: list[tuple[str, bool, Any, Any]] = []  # (dest, optional, type, choices)
+        self.defaults: dict[str, Any] = {}
+        self.required: list[str] = []
+
+
+_SIMPLE_OPTIONS = frozenset({"help", "metavar", "type", "default", "choices", "action", "dest", "nargs",
+                             "required"})
+
+
+def _spec(cmd: Command) -> _Spec | None:
+    """The fast parser's view of ``cmd``, or None where an argument uses more of argparse than it knows."""
+    spec = _Spec()
+    for flags, options in cmd.args:
+        if not flags or set(options) - _SIMPLE_OPTIONS:
+            return None
+        action = options.get("action", "store")
+        kind = options.get("type")
+        choices = options.get("choices")
+        default = options.get("default")
+        if flags[0][:1] != "-":  # a positional
+            nargs = options.get("nargs")
+            if len(flags) != 1 or action != "store" or nargs not in (None, "?") or "dest" in options:
+                return None
+            dest = flags[0]
+            spec.positionals.append((dest, nargs == "?", kind, choices))
+        else:
+            if action not in ("store", "store_true", "store_false") or "nargs" in options:
+                return None
+            if not all(f[:1] == "-" and len(f) > 1 for f in flags):
+                return None
+            long = [f for f in flags if f[:2] == "--"]
+            dest = options.get("dest") or (long[0][2:] if long else flags[0][1:]).replace("-", "_")
+            for f in flags:
+                spec.options[f] = (dest, action, kind, choices)
+            if action == "store_true" and default is None:
+                default = False
+            elif action == "store_false" and default is None:
+                default = True
+            if options.get("required"):
+                spec.required.append(dest)
+        if isinstance(default, str) and kind is not None:
+            return None  # argparse converts string defaults: rare; leave it to argparse
+        spec.defaults[dest] = default
+    return spec
+
+
+def fast_parse(argv: Sequence[str]) -> Args | None:
+    """``argv`` parsed from the command table, or None when argparse must (help, errors, unusual syntax).
+
+    Accepts exactly: a command name, then full option names (``--json``, ``-n 5``, ``--max-frames=5``)
+    and positionals. Whenever it returns a result, argparse would return the same (tests/test_cli_parse.py).
+    """
+    if not argv:
+        return None
+    cmd = COMMANDS.get(argv[0])
+    if cmd is None:
+        return None
+    spec = cmd._spec
+    if spec is False:
+        spec = cmd._spec = _spec(cmd)
+    if spec is None:
+        return None
+    assert isinstance(spec, _Spec)
+    values = dict(spec.defaults)
+    values["command"] = cmd.name
+    seen: set[str] = set()
+    positionals = iter(spec.positionals)
+    i, n = 1, len(argv)
+    while i < n:
+        token = argv[i]
+        i += 1
+        if token[:1] == "-" and token != "-":
+            flag, eq, value = token.partition("=") if token[:2] == "--" else (token, "", "")
+            option = spec.options.get(flag)
+            if option is None:
+                return None  # -h, an abbreviation, -n5, --: argparse
+            dest, action, kind, choices = option
+            if action != "store":
+                if eq:
+                    return None
+                values[dest] = action == "store_true"
+            else:
+                if not eq:
+                    if i >= n or argv[i][:1] == "-":
+                        return None  # a missing value, or a negative number: argparse decides
+                    value = argv[i]
+                    i += 1
+                converted = _convert(value, kind, choices)
+                if converted is _BAD:
+                    return None
+                values[dest] = converted
+            seen.add(dest)
+        else:
+            slot = next(positionals, None)
+            if slot is None:
+                return None  # an extra argument: argparse's error
+            dest, _, kind, choices = slot
+            converted = _convert(token, kind, choices)
+            if converted is _BAD:
+                return None
+            values[dest] = converted
+    if any(not optional for _, optional, _, _ in positionals) or any(d not in seen for d in spec.required):
+        return None  # a required argument is missing: argparse's error
+    return Args(**values)
+
+
+_BAD = object()
+
+
+def _convert(text: str, kind: Any, choices: Any) -> Any:
+    if kind is not None:
+        try:
+            value = kind(text)
+        except Exception:
+            return _BAD
+    else:
+        value = text
+    if choices is not None and value not in choices:
+        return _BAD
+    return value
 
 
 # -- cfi ---------------------------------------------------------------------------------------------
 
 
-def cmd_cfi(args: argparse.Namespace) -> int:
+def cmd_cfi(args: Args) -> int:
     from .arch.x86_64 import register_name
     from .cfi.program import row_at, row_table
     from .cfi.rules import format_cfa, format_rule
@@ -57,6 +417,8 @@ def cmd_cfi(args: argparse.Namespace) -> int:
         row = row_at(fde, args.address)
         regs = {register_name(r): format_rule(rule) for r, rule in sorted(row.regs.items())}
         if args.json:
+            import json
+
             print(json.dumps({"file": args.file, "section": fde.section, "fde": {
                 "offset": fde.offset, "pc_begin": fde.pc_begin, "pc_end": fde.pc_end,
                 "signal_frame": fde.signal_frame},
@@ -76,11 +438,11 @@ def cmd_cfi(args: argparse.Namespace) -> int:
     write = out.append
     if args.json:
         # Section by section; each FDE is one JSON fragment (see report.fde_json).
-        write(f'{{"file":{json.dumps(args.file)},"sections":[')
+        write(f'{{"file":{_json_string(args.file)},"sections":[')
     for i, section in enumerate(sections):
         errors: list[Any] = []
         if args.json:
-            write(f'{"," if i else ""}{{"name":{json.dumps(section.name)},"fdes":[')
+            write(f'{"," if i else ""}{{"name":{_json_string(section.name)},"fdes":[')
         else:
             write(f"Contents of the {section.name} section:\n\n")
         first = True
@@ -109,7 +471,7 @@ def cmd_cfi(args: argparse.Namespace) -> int:
 # -- unwind ------------------------------------------------------------------------------------------
 
 
-def _open_program(args: argparse.Namespace) -> Program:
+def _open_program(args: Args) -> Program:
     from .program import Program
 
     if args.pid is not None:
@@ -126,27 +488,30 @@ def _usage_error(message: str) -> int:
     return 2
 
 
-def cmd_unwind(args: argparse.Namespace) -> int:
+def cmd_unwind(args: Args) -> int:
     from .report import compare_lines, trace_lines, trace_to_dict
 
+    max_frames = args.max_frames or UNLIMITED_FRAMES
     with _open_program(args) as program:
         tids = [args.thread] if args.thread is not None else None
         if args.thread is not None and all(t.tid != args.thread for t in program.threads()):
             _err(f"{program.target.name}: no thread {args.thread}")
             return 2
+        fp: list[StackTrace] = []
         if args.method == "compare":
-            dwarf = program.stack_traces(method="dwarf", max_frames=args.max_frames, tids=tids)
-            fp = program.stack_traces(method="fp", max_frames=args.max_frames, tids=tids)
-            traces = dwarf
+            traces = program.stack_traces(method="dwarf", max_frames=max_frames, tids=tids)
+            fp = program.stack_traces(method="fp", max_frames=max_frames, tids=tids)
         else:
-            traces = program.stack_traces(method=args.method, max_frames=args.max_frames, tids=tids)
+            traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids)
         if args.save:
-            _save(program, traces, args.save)
+            _save(program, traces, args.save, max_frames)
         problems = program.problems
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
         _err(problem)
     if args.json:
+        import json
+
         doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
         if args.method == "compare":
             doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
@@ -154,7 +519,8 @@ def cmd_unwind(args: argparse.Namespace) -> int:
     else:
         out = []
         for i, t in enumerate(traces):
-            out.extend(compare_lines(t, fp[i]) if args.method == "compare" else
+            out.extend(compare_lines(t, fp[i], registers=args.registers, source=args.source)
+                       if args.method == "compare" else
                        trace_lines(t, registers=args.registers, source=args.source))
             out.append("")
         sys.stdout.write("\n".join(out))
@@ -163,7 +529,7 @@ def cmd_unwind(args: argparse.Namespace) -> int:
     return 0 if all(t.complete for t in traces) else 1
 
 
-def _save(program: Program, traces: list[StackTrace], path: str) -> None:
+def _save(program: Program, traces: list[StackTrace], path: str, max_frames: int) -> None:
     """Write a snapshot holding every byte the walk read, plus the default stack ranges."""
     from .targets.recording import RecordingTarget
     from .targets.snapshot import save_snapshot
@@ -173,8 +539,8 @@ def _save(program: Program, traces: list[StackTrace], path: str) -> None:
     recorder = RecordingTarget(program.target)
     unwinder = Unwinder(recorder, program.modules)
     for t in traces:
-        unwinder.unwind_thread(t.thread, method=t.method)
-        unwinder.unwind_thread(t.thread, method="fp")
+        unwinder.unwind_thread(t.thread, method=t.method, max_frames=max_frames)
+        unwinder.unwind_thread(t.thread, method="fp", max_frames=max_frames)
     for m in program.modules.modules:
         if m.path == "[vdso]":
             recorder.read_memory(m.start, m.end - m.start)
@@ -184,7 +550,7 @@ def _save(program: Program, traces: list[StackTrace], path: str) -> None:
 # -- demo --------------------------------------------------------------------------------------------
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: Args) -> int:
     from .demo import report, run_scenarios
 
     lines, ok = report(run_scenarios())
@@ -195,7 +561,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- fuzz --------------------------------------------------------------------------------------------
 
 
-def cmd_fuzz(args: argparse.Namespace) -> int:
+def cmd_fuzz(args: Args) -> int:
     try:
         from .testing.runner import PROPERTY_NAMES, run
     except ImportError as e:  # hypothesis and construct come with the "test" extra
@@ -230,55 +596,14 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 # -- main --------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dwarfunwind", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    c = sub.add_parser("cfi", help="decode the CFI of an ELF file into unwind rows (readelf -wF style)")
-    c.add_argument("file")
-    c.add_argument("--address", type=_int, help="print only the row governing this address (unrelocated)")
-    c.add_argument("--json", action="store_true", help="machine-readable output (see README for the schema)")
-    c.set_defaults(func=cmd_cfi)
-
-    u = sub.add_parser("unwind", help="backtrace every thread of a core, a snapshot or a live process")
-    u.add_argument("target", nargs="?", help="core file or snapshot")
-    u.add_argument("--pid", "-p", type=int, help="attach to a live process (read-only; it keeps running)")
-    u.add_argument("--exe", "-e", help="the executable, when the core's path to it is wrong or missing")
-    u.add_argument("--sysroot", help="find the core's modules under this directory (a core from another machine)")
-    u.add_argument("--method", choices=("dwarf", "fp", "compare"), default="dwarf",
-                   help="dwarf: CFI, with frame pointers where a frame has none (default); fp: rbp chain only; "
-                        "compare: both side by side")
-    u.add_argument("--registers", action="store_true", help="print every register known in each frame")
-    u.add_argument("--source", action="store_true", help="source file:line of each frame, from DWARF line tables")
-    u.add_argument("--json", action="store_true", help="machine-readable output (see README for the schema)")
-    u.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each thread after N frames (4096)")
-    u.add_argument("--thread", type=int, metavar="TID", help="only this thread")
-    u.add_argument("--save", metavar="FILE", help="also write a snapshot that replays this walk")
-    u.set_defaults(func=cmd_unwind)
-
-    d = sub.add_parser("demo", help="the seed scenario: cross an exception frame with CFI vs frame pointers")
-    d.set_defaults(func=cmd_demo)
-
-    f = sub.add_parser("fuzz", help="run the CFI property suite (hypothesis) and summarize")
-    f.add_argument("--examples", type=int, default=100, help="examples per property (100)")
-    f.add_argument("--seed", type=int, help="hypothesis seed, to replay a run")
-    f.add_argument("--property", help="run only this property (roundtrip, unwind, equivalent_encodings, "
-                                      "readelf, gnu_as, pyelftools, robustness)")
-    f.set_defaults(func=cmd_fuzz)
-
-    from .perf.cli import add_batch_parser
-    from .perf.cli import add_parser as add_perf_parser
-
-    add_perf_parser(sub)
-    add_batch_parser(sub)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    _escape_streams()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = fast_parse(argv)
+    if args is None:
+        args = build_parser().parse_args(argv, namespace=Args())
     try:
-        return int(args.func(args))
+        return int(COMMANDS[args.command].function()(args))
     except DwarfUnwindError as e:
         _err(str(e))
         return 2
@@ -287,3 +612,51 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+# -- the commands ------------------------------------------------------------------------------------
+# To add a subcommand, put its code in its own module and register it here:
+#     command("check", "dwarfunwind.check.cli:run", "hold CFI against the machine code",
+#             arg("file", help="an ELF file"), arg("--json", action="store_true", help="..."))
+# run(args) returns the exit code; args has one attribute per argument (argparse's dest). Give run
+# as "module:function" so that the module is imported only when the command runs. An option for an
+# existing command is one more arg(...) line in its entry. Every argument gets a help line
+# (tests/test_cli_parse.py checks). The fast parser knows actions store/store_true/store_false, type,
+# choices, default, metavar, required, dest, and positionals with nargs None or "?"; a command using
+# anything else of argparse is parsed by argparse alone (correct, a few ms slower to start).
+
+command("cfi", cmd_cfi, "decode the CFI of an ELF file into unwind rows (readelf -wF style)",
+        arg("file", help="an ELF file: executable, shared library, object or separate debug file"),
+        arg("--address", type=address, metavar="ADDR",
+            help="print only the row governing this address (the file's own address, unrelocated)"),
+        arg("--json", action="store_true", help="machine-readable output (schema in README.md)"))
+
+command("unwind", cmd_unwind, "backtrace every thread of a core, a snapshot or a live process",
+        arg("target", nargs="?", metavar="CORE|SNAPSHOT",
+            help="a core file, or a snapshot written by --save (or give --pid)"),
+        arg("--pid", "-p", type=thread_id, help="a live process: attached read-only, detached and left running"),
+        arg("--exe", "-e", metavar="EXE", help="the executable, when the core's path to it is wrong or missing"),
+        arg("--sysroot", metavar="DIR",
+            help="find the core's modules under this directory (a core from another machine)"),
+        arg("--method", choices=("dwarf", "fp", "compare"), default="dwarf",
+            help="dwarf: CFI, with frame pointers where a frame has none (default); fp: rbp chain only; "
+                 "compare: both side by side"),
+        arg("--registers", action="store_true", help="print every register known in each frame"),
+        arg("--source", action="store_true", help="source file:line of each frame, from DWARF line tables"),
+        arg("--json", action="store_true", help="machine-readable output (schema in README.md)"),
+        arg("--max-frames", "-n", type=frame_count, default=4096, metavar="N",
+            help="stop each thread after N frames (default 4096; 0: no limit, as eu-stack)"),
+        arg("--thread", type=thread_id, metavar="TID", help="only this thread"),
+        arg("--save", metavar="FILE", help="also write a snapshot that replays this walk"))
+
+command("demo", cmd_demo, "the seed scenario: cross an exception frame with CFI vs frame pointers")
+
+command("fuzz", cmd_fuzz, "run the CFI property suite (hypothesis) and summarize",
+        arg("--examples", type=positive, default=100, metavar="N", help="examples per property (default 100)"),
+        arg("--seed", type=seed, help="hypothesis seed, to replay a run"),
+        arg("--property", metavar="NAME", help="run only this property (roundtrip, unwind, equivalent_encodings, "
+                                               "readelf, gnu_as, pyelftools, robustness)"))
+
+from .perf.cli import register as _register_perf  # noqa: E402  (perf, batch: run functions load on use)
+
+_register_perf(command, arg)

@@ -24,14 +24,18 @@ MAX_VDSO_SIZE = 1 << 20
 class Module:
     """One loaded ELF image: runtime ``[start, end)``, ``bias`` = runtime address - file address."""
 
-    __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms")
+    __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_syms", "recorded_build_id")
 
-    def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None) -> None:
+    def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None, *,
+                 recorded_build_id: bytes | None = None) -> None:
         self.path = path
         self.start = start
         self.end = end
         self.bias = bias
         self.elf = elf
+        #: The build-id the target recorded for this module (NT_FILE or its first page), when known:
+        #: what to look a missing file up by.
+        self.recorded_build_id = recorded_build_id
         self._rows: dict[int, Row | None] = {}
         self._syms: dict[int, tuple[str, int] | None] = {}
 
@@ -180,7 +184,7 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
             chosen = elf  # the best by path, kept in case nothing matches by build-id
     if chosen is None:
         problems.append(f"{path}: module not found; frames in it have no CFI or symbols")
-        return Module(path, maps[0].start, maps[0].end, 0, None)
+        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
     have = chosen.build_id
     if want and have and want != have:
         problems.append(f"{chosen.path}: build-id {have.hex()} does not match the target's {want.hex()}; "
@@ -190,8 +194,8 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
         bias = _bias(chosen.reader, first)
     except ELFError as e:
         problems.append(str(e))
-        return Module(path, maps[0].start, maps[0].end, 0, None)
-    return Module(path, maps[0].start, maps[0].end, bias, chosen)
+        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
+    return Module(path, maps[0].start, maps[0].end, bias, chosen, recorded_build_id=want)
 
 
 def _vdso_module(target: Target, m: Mapping, problems: list[str]) -> Module | None:

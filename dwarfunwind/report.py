@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .arch.x86_64 import FRAME_REGISTERS, register_name
-from .cfi.rules import CFARule, Rule, format_cfa, format_rule
-from .cfi.sections import FDE
-from .unwind.frame import Frame, StackTrace
+from .cfi.rules import format_cfa, format_rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: the cfi path must not import the unwinder (nor typing)
+    from typing import Any
+
+    from .cfi.rules import CFARule, Rule
+    from .cfi.sections import FDE
+    from .modules import Module
+    from .unwind.frame import Frame, StackTrace
 
 _RENDERED_RULES: dict[tuple[tuple[int, Rule], ...], str] = {}
 
@@ -51,19 +56,52 @@ def fde_text(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str
     return "\n".join(lines) + "\n\n"
 
 
-def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
+def module_offset(frame: Frame) -> int | None:
+    """The frame's pc as an address of its module's file (pc - load bias): what addr2line and
+    ``cfi --address`` take. None outside every known module."""
+    return frame.pc - frame.module.bias if frame.module is not None else None
+
+
+def module_path(module: Module) -> str:
+    """The file a module's CFI and symbols come from (after --exe, --sysroot, build-id links), else the
+    path the target recorded (a module not found)."""
+    return module.elf.path if module.elf is not None else module.path
+
+
+def module_build_id(module: Module) -> str | None:
+    """The GNU build-id in hex of the file ``module_path`` names, or, with no file found, the one the
+    target recorded; None when neither is known."""
+    build_id = module.elf.build_id if module.elf is not None else module.recorded_build_id
+    return build_id.hex() if build_id else None
+
+
+def frame_to_dict(frame: Frame, *, source: bool = False,
+                  _files: dict[int, tuple[str | None, str | None]] | None = None) -> dict[str, Any]:
     """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
+    module = frame.module
+    file: tuple[str | None, str | None] | None = (None, None)
+    if module is not None:
+        # Each module's path and build-id once per trace (the build-id is read from its notes).
+        file = _files.get(id(module)) if _files is not None else None
+        if file is None:
+            file = (module_path(module), module_build_id(module))
+            if _files is not None:
+                _files[id(module)] = file
+    assert file is not None
     out: dict[str, Any] = {
         "index": frame.index,
         "pc": frame.pc,
         "cfa": frame.cfa,
         "function": frame.function,
         "offset": frame.offset,
-        "module": frame.module.name if frame.module is not None else None,
+        "module": module.name if module is not None else None,
         "method": frame.method,
         "signal_frame": frame.signal_frame,
         "interrupted": frame.interrupted,
         "registers": frame.registers_by_name(),
+        "module_path": file[0],
+        "build_id": file[1],
+        "module_offset": module_offset(frame),
     }
     if source:
         where = frame.source()
@@ -73,20 +111,63 @@ def frame_to_dict(frame: Frame, *, source: bool = False) -> dict[str, Any]:
 
 def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
     """One thread in the ``unwind --json`` schema."""
+    files: dict[int, tuple[str | None, str | None]] = {}
     return {
         "tid": trace.thread.tid,
         "crashed": trace.thread.crashed,
-        "frames": [frame_to_dict(f, source=source) for f in trace.frames],
+        "frames": [frame_to_dict(f, source=source, _files=files) for f in trace.frames],
         "stop_reason": trace.stop_reason.value,
         "stop_detail": trace.stop_detail,
         "reliable": trace.reliable,
+        "signal": trace.thread.signal,
+        "name": trace.thread.name,
     }
+
+
+#: Linux signal numbers (the same on every architecture but alpha, mips, parisc and sparc).
+SIGNAL_NAMES = ("", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
+                "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD",
+                "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ",
+                "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS")
+
+
+def signal_name(signal: int) -> str:
+    """``SIGSEGV`` for 11; ``SIGRTMIN+3`` for real-time signals; the number for anything else."""
+    if 0 < signal < len(SIGNAL_NAMES):
+        return SIGNAL_NAMES[signal]
+    if 34 <= signal <= 64:
+        return f"SIGRTMIN+{signal - 34}" if signal - 34 <= 15 else f"SIGRTMAX-{64 - signal}"
+    return str(signal)
+
+
+def thread_header(trace: StackTrace) -> str:
+    """``Thread 1234 "name" (crashed, signal 11 SIGSEGV):`` in the style of gdb's ``info threads``."""
+    t = trace.thread
+    head = f"Thread {t.tid}"
+    if t.name is not None:
+        head += f' "{t.name}"'
+    marks = []
+    if t.crashed:
+        marks.append("crashed")
+    if t.signal:
+        marks.append(f"signal {t.signal} {signal_name(t.signal)}")
+    return head + (f" ({', '.join(marks)})" if marks else "") + ":"
+
+
+def frame_where(frame: Frame) -> str:
+    """``func+0x1c``; ``module+0xOFFSET`` (a file address, as addr2line takes it) without a symbol; ``??``."""
+    symbol = frame.symbol()
+    if symbol is not None:
+        return symbol
+    if frame.module is not None:
+        return f"{frame.module.name}+{frame.pc - frame.module.bias:#x}"
+    return "??"
 
 
 def frame_line(frame: Frame, *, source: bool = False) -> str:
     """``#3  0x00007f... in func+0x1c (libc.so.6) [signal frame]`` in the style of gdb's bt."""
-    where = frame.symbol() or "??"
-    module = f" ({frame.module.name})" if frame.module is not None else ""
+    where = frame_where(frame)
+    module = f" ({frame.module.name})" if frame.module is not None and frame.function is not None else ""
     if source and (line := frame.source()) is not None:
         module += f" at {line[0]}:{line[1]}"
     marks = []
@@ -110,11 +191,7 @@ def register_lines(frame: Frame, indent: str = "      ") -> list[str]:
 
 def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False) -> list[str]:
     """A thread's frames and its stop reason, as text."""
-    t = trace.thread
-    head = f"Thread {t.tid}"
-    if t.crashed:
-        head += f" (crashed{f', signal {t.signal}' if t.signal else ''})"
-    lines = [head + ":"]
+    lines = [thread_header(trace)]
     for f in trace.frames:
         lines.append(frame_line(f, source=source))
         if registers:
@@ -125,53 +202,65 @@ def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = Fa
     return lines
 
 
-def compare_lines(dwarf_trace: StackTrace, fp_trace: StackTrace) -> list[str]:
-    """The DWARF and frame-pointer walks of one thread side by side, with what each one misses."""
+def align_walks(a: list[Frame], b: list[Frame]) -> list[tuple[Frame | None, Frame | None]]:
+    """Two walks of one thread side by side, row by row as they walk.
+
+    Frames are the same frame when pc and rsp agree; those rows are the anchors,
+    in walk order in both (a longest common subsequence, not a lookup by pc, so
+    a frame seen at a different depth cannot pull the rows apart). Between two
+    anchors, where the walks went different ways, their frames share rows in order.
+    """
+    from difflib import SequenceMatcher
+    from itertools import zip_longest
+
     def key(f: Frame) -> tuple[int, int | None]:
         return (f.pc, f.sp)
 
+    matcher = SequenceMatcher(None, [key(f) for f in a], [key(f) for f in b], autojunk=False)
+    rows: list[tuple[Frame | None, Frame | None]] = []
+    i = j = 0
+    for ai, bj, size in matcher.get_matching_blocks():
+        rows.extend(zip_longest(a[i:ai], b[j:bj]))  # the stretch where they disagree
+        rows.extend(zip(a[ai:ai + size], b[bj:bj + size]))
+        i, j = ai + size, bj + size
+    return rows
+
+
+def compare_lines(dwarf_trace: StackTrace, fp_trace: StackTrace, *, registers: bool = False,
+                  source: bool = False) -> list[str]:
+    """The DWARF and frame-pointer walks of one thread side by side, with what each one misses.
+
+    With ``registers`` and ``source``, each row is followed by each side's source line
+    and registers, as ``unwind`` prints them for one method.
+    """
     def label(f: Frame | None) -> str:
         if f is None:
             return ""
-        text = f"{f.pc:#x} {f.symbol() or '??'}"
+        text = f"{f.pc:#x} {frame_where(f)}"
         if f.interrupted:
             text += " [interrupted]"
         elif f.signal_frame:
             text += " [signal]"
         return text
 
-    t = dwarf_trace.thread
-    lines = [f"Thread {t.tid}{' (crashed)' if t.crashed else ''}:",
-             f"  {'#':<3} {'DWARF':<52} {'frame pointers':<52}"]
-    fp_by_key = {key(f): f for f in fp_trace.frames}
-    dw_keys = {key(f) for f in dwarf_trace.frames}
-    # Align rows: walk the DWARF frames, inserting frame-pointer frames that DWARF does not have.
-    rows: list[tuple[Frame | None, Frame | None]] = []
-    fp_iter = iter(fp_trace.frames)
-    pending = next(fp_iter, None)
-    for f in dwarf_trace.frames:
-        match = fp_by_key.get(key(f))
-        if match is not None:
-            while pending is not None and pending is not match:
-                if key(pending) not in dw_keys:
-                    rows.append((None, pending))
-                pending = next(fp_iter, None)
-            rows.append((f, match))
-            pending = next(fp_iter, None)
-        else:
-            rows.append((f, None))
-    while pending is not None:
-        if key(pending) not in dw_keys:
-            rows.append((None, pending))
-        pending = next(fp_iter, None)
+    lines = [thread_header(dwarf_trace), f"  {'#':<3} {'DWARF':<52} {'frame pointers':<52}"]
+    rows = align_walks(dwarf_trace.frames, fp_trace.frames)
     for i, (a, b) in enumerate(rows):
-        lines.append(f"  {i:<3} {label(a):<52} {label(b):<52}")
-    only_dw = [f for f in dwarf_trace.frames if key(f) not in fp_by_key]
-    only_fp = [f for f in fp_trace.frames if key(f) not in dw_keys]
-    lines.append(f"  frames only DWARF finds: {', '.join(f.symbol() or hex(f.pc) for f in only_dw) or 'none'}")
-    lines.append(f"  frames only frame pointers find: {', '.join(f.symbol() or hex(f.pc) for f in only_fp) or 'none'}")
-    for a, b in rows:
-        if a is None or b is None:
+        lines.append(f"  {i:<3} {label(a):<52} {label(b):<52}".rstrip())
+        for name, f in (("DWARF", a), ("frame pointers", b)):
+            if f is None or not (registers or source):
+                continue
+            where = f.source() if source else None
+            lines.append(f"      {name} #{f.index}" + (f" at {where[0]}:{where[1]}" if where is not None else ""))
+            if registers:
+                lines.extend(register_lines(f, indent="        "))
+    same = [a is not None and b is not None and a.pc == b.pc and a.sp == b.sp for a, b in rows]
+    only_dw = [a for (a, _), s in zip(rows, same) if a is not None and not s]
+    only_fp = [b for (_, b), s in zip(rows, same) if b is not None and not s]
+    lines.append(f"  frames only DWARF finds: {', '.join(frame_where(f) for f in only_dw) or 'none'}")
+    lines.append(f"  frames only frame pointers find: {', '.join(frame_where(f) for f in only_fp) or 'none'}")
+    for (a, b), s in zip(rows, same):
+        if not s or a is None or b is None:
             continue
         ra, rb = a.registers_by_name(), b.registers_by_name()
         only_a = [n for n in FRAME_REGISTERS if ra[n] is not None and rb[n] is None]
@@ -185,7 +274,7 @@ def compare_lines(dwarf_trace: StackTrace, fp_trace: StackTrace) -> list[str]:
                 parts.append(f"only frame pointers know {' '.join(only_b)}")
             if differ:
                 parts.append(f"they disagree on {' '.join(differ)}")
-            lines.append(f"  #{a.index} {a.symbol() or hex(a.pc)}: {'; '.join(parts)}")
+            lines.append(f"  #{a.index} {frame_where(a)}: {'; '.join(parts)}")
     for name, tr in (("DWARF", dwarf_trace), ("frame pointers", fp_trace)):
         detail = f" ({tr.stop_detail})" if tr.stop_detail else ""
         lines.append(f"  {name}: {len(tr.frames)} frames, stop: {tr.stop_reason.describe()}{detail}; "

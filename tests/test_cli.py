@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import which
+from conftest import ROOT, which
 
 PY = [sys.executable, "-m", "dwarfunwind"]
 REGISTERS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
@@ -277,12 +277,16 @@ def moved_core(tmp_path):
 
 
 def test_missing_executable_is_said_once_and_the_walk_goes_on(moved_core):
-    core, _, original = moved_core
+    core, moved, original = moved_core
     r = run("unwind", str(core), "--json")
     assert r.returncode == 1, r.stderr
     problems = r.stderr.strip().splitlines()
     assert problems == [f"dwarfunwind: {original}: module not found; frames in it have no CFI or symbols"]
     t = json.loads(r.stdout)["threads"][0]
+    # The missing module's frames still name it by the build-id the core recorded (readelf -n of the file).
+    notes = subprocess.run([which("readelf"), "-n", str(moved)], capture_output=True, text=True).stdout
+    missing = [f for f in t["frames"] if f["module_path"] == str(original)]
+    assert missing and all(f["build_id"] == re.search(r"Build ID: ([0-9a-f]+)", notes).group(1) for f in missing)
     assert [f["function"] for f in t["frames"][:3]] == ["__pthread_kill_implementation", "raise", "abort"]
     assert not t["reliable"]
 
@@ -345,3 +349,247 @@ def test_executable_found_by_build_id_under_sysroot(moved_core, tmp_path, need_t
     assert r.returncode == 0, r.stderr
     t = json.loads(r.stdout)["threads"][0]
     assert [f["function"] for f in t["frames"]][3:6] == ["inner", "outer", "main"]
+
+
+# -- issue 8: command-line semantics and frames a user can act on -------------------------------------
+
+
+def test_max_frames_zero_is_unlimited_as_in_eu_stack(corpus, need_tool):
+    """-n 0 walks the whole stack, -n N stops at N frames: the frame counts eu-stack gives with the same -n."""
+    eu_stack = need_tool("eu-stack")
+    builder, out = corpus
+    p = builder.artifacts("c_recursion", out)
+    for n in ("0", "5"):
+        eu = subprocess.run([eu_stack, "--core", str(p["core"]), "-e", str(p["binary"]), "-n", n],
+                            capture_output=True, text=True)
+        want = len(re.findall(r"^#\d+ ", eu.stdout, re.M))
+        r = run("unwind", str(p["core"]), "--exe", str(p["binary"]), "--json", "-n", n)
+        t = json.loads(r.stdout)["threads"][0]
+        assert len(t["frames"]) == want, (n, eu.stdout[-300:])
+        assert r.returncode == (0 if n == "0" else 1) and t["stop_reason"] == ("outermost" if n == "0" else
+                                                                               "frame-limit")
+    assert want == 5 and len(json.loads(run("unwind", str(p["core"]), "--json").stdout)["threads"][0]["frames"]) > 500
+    assert_usage = run("unwind", str(p["core"]), "-n", "-1")
+    assert assert_usage.returncode == 2 and "Traceback" not in assert_usage.stderr
+
+
+def _eu_stack_modules(eu_stack: str, p: dict) -> dict[int, tuple[str, int, int]]:
+    """eu-stack -b, first thread: frame index -> (build-id, module load address, pc offset as eu-stack looks it up)."""
+    text = subprocess.run([eu_stack, "-b", "--core", str(p["core"]), "-e", str(p["binary"]), "-n", "0"],
+                          capture_output=True, text=True).stdout
+    text = text.split("\nTID ")[1]  # the crashed thread comes first, as in ours
+    return {int(m[1]): (m[2], int(m[3], 16), int(m[4], 16))
+            for m in re.finditer(r"^#(\d+)\s+0x[0-9a-f]+.*\n\s+\[([0-9a-f]+)\]@(0x[0-9a-f]+)\+(0x[0-9a-f]+)$",
+                                 text, re.M)}
+
+
+@pytest.mark.parametrize("name", ["c_threads", "c_basic_O2_nofp", "entry_marker"])
+def test_json_frames_name_their_module_file_build_id_and_file_address(corpus, need_tool, name):
+    """module_path/build_id/module_offset: addr2line on module_path at module_offset names our function;
+    eu-stack -b gives the same build-id and, for position-independent modules, the same offset."""
+    addr2line, eu_stack, readelf = need_tool("addr2line"), need_tool("eu-stack"), need_tool("readelf")
+    builder, out = corpus
+    p = builder.artifacts(name, out)
+    r = run("unwind", str(p["core"]), "--exe", str(p["binary"]), "--json")
+    assert r.returncode == 0, r.stderr
+    frames = json.loads(r.stdout)["threads"][0]["frames"]
+    eu = _eu_stack_modules(eu_stack, p)
+    checked_eu = checked_a2l = 0
+    for f in frames:
+        assert f["module_path"] is not None and os.path.isfile(f["module_path"]), f
+        notes = subprocess.run([readelf, "-n", f["module_path"]], capture_output=True, text=True).stdout
+        assert f["build_id"] == re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+        exact = f["index"] == 0 or f["interrupted"]
+        lookup = f["module_offset"] - (0 if exact else 1)  # the address the frame is symbolized at
+        if f["index"] in eu:
+            eu_build_id, base, eu_offset = eu[f["index"]]
+            assert eu_build_id == f["build_id"], f
+            if base + f["module_offset"] == f["pc"]:  # eu-stack's offset is from the load address
+                assert eu_offset == lookup, f
+                checked_eu += 1
+        if f["module"] == name and f["function"]:
+            # -i: the inline chain, innermost first; the last function is the one in the symbol table.
+            got = subprocess.run([addr2line, "-f", "-i", "-e", f["module_path"], hex(lookup)],
+                                 capture_output=True, text=True).stdout.splitlines()[-2]
+            assert got == f["function"], (f, got)
+            checked_a2l += 1
+    assert checked_a2l >= 2 and checked_eu >= (3 if name != "entry_marker" else 0)
+
+
+def test_threads_carry_signal_and_name_as_gdb_and_eu_readelf_see_them(corpus, need_tool):
+    """signal: gdb's $_siginfo.si_signo of the crashed thread (null elsewhere); name: the NT_PRPSINFO
+    fname eu-readelf prints, on the thread whose id is the process id (cores record no other names)."""
+    gdb, eu_readelf = need_tool("gdb"), need_tool("eu-readelf")
+    builder, out = corpus
+    for name in ("c_threads", "c_segv_handler_altstack"):
+        p = builder.artifacts(name, out)
+        g = subprocess.run([gdb, "-batch", "-nx", "-ex", "p $_siginfo.si_signo", str(p["binary"]), str(p["core"])],
+                           capture_output=True, text=True, timeout=120).stdout
+        signo = int(re.search(r"^\$1 = (\d+)$", g, re.M).group(1))
+        notes = subprocess.run([eu_readelf, "--notes", str(p["core"])], capture_output=True, text=True).stdout
+        fname = re.search(r"fname: ([^,\n]*)", notes).group(1)
+        pid = int(re.search(r"uid: \d+, gid: \d+, pid: (\d+)", notes).group(1))
+        threads = json.loads(run("unwind", str(p["core"]), "--json").stdout)["threads"]
+        assert threads[0]["signal"] == signo and all(t["signal"] is None for t in threads[1:])
+        assert {t["tid"]: t["name"] for t in threads} == {t["tid"]: (fname if t["tid"] == pid else None)
+                                                          for t in threads}
+        for method in ("dwarf", "compare"):
+            text = run("unwind", str(p["core"]), "--method", method).stdout
+            assert f'Thread {threads[0]["tid"]}' + (f' "{fname}"' if threads[0]["tid"] == pid else "") + \
+                f" (crashed, signal {signo} " in text, (method, text[:200])
+
+
+NAMED_THREADS = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static void *worker(void *arg) { pthread_setname_np(pthread_self(), "cli-worker"); pause(); return arg; }
+int main(void) {
+    pthread_t t; pthread_create(&t, 0, worker, 0);
+    usleep(100000); printf("%d\n", getpid()); fflush(stdout); pause(); return 0;
+}
+"""
+
+
+def test_live_thread_names_match_gdb(tmp_path, need_tool):
+    gcc, gdb = need_tool("gcc"), need_tool("gdb")
+    (tmp_path / "named.c").write_text(NAMED_THREADS)
+    exe = tmp_path / "named-prog"
+    subprocess.run([gcc, "-O1", "-g", "-pthread", "-o", str(exe), str(tmp_path / "named.c")], check=True)
+    proc = subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(proc.stdout.readline())
+        threads = json.loads(run("unwind", "--pid", str(pid), "--json").stdout)["threads"]
+        g = subprocess.run([gdb, "-batch", "-nx", "-p", str(pid), "-ex", "info threads"], capture_output=True,
+                           text=True, timeout=120).stdout
+        want = {int(m[1]): m[2] for m in re.finditer(r'\(LWP (\d+)\) "([^"]*)"', g)}
+        assert len(want) == 2 and "cli-worker" in want.values(), g
+        assert {t["tid"]: t["name"] for t in threads} == want
+        assert all(t["signal"] is None for t in threads)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_compare_rows_follow_both_walks_and_honour_registers_and_source(corpus):
+    """Rows hold each walk in its own order, frames the two share on one row, and a frame-pointer frame
+    that goes astray beside the DWARF frame of the same step (not after the end of the DWARF walk)."""
+    builder, out = corpus
+    p = builder.artifacts("c_segv_handler_altstack", out)
+    doc = json.loads(run("unwind", str(p["core"]), "--method", "compare", "--json").stdout)
+    dwarf, fp = doc["threads"][0]["frames"], doc["fp_threads"][0]["frames"]
+    text = run("unwind", str(p["core"]), "--method", "compare").stdout
+    rows = [(line[6:59].strip(), line[59:].strip()) for line in text.splitlines()
+            if re.match(r"^  \d+ ", line)][:max(len(dwarf), len(fp))]
+    assert [int(a.split()[0], 16) for a, _ in rows if a] == [f["pc"] for f in dwarf]
+    assert [int(b.split()[0], 16) for _, b in rows if b] == [f["pc"] for f in fp]
+    stray = next(i for i, f in enumerate(fp) if i >= len(dwarf) or f["pc"] != dwarf[i]["pc"])
+    assert rows[stray][1] and int(rows[stray][1].split()[0], 16) == fp[stray]["pc"]
+    assert stray < len(dwarf) - 1  # the DWARF walk goes on past it, on the same rows
+
+    # --registers and --source: each side's lines equal what the single-method runs print.
+    p = builder.artifacts("c_basic_O0", out)  # (--source on the altstack core takes ~25 s: libc's line tables)
+    both = run("unwind", str(p["core"]), "--method", "compare", "--registers", "--source").stdout
+    single = run("unwind", str(p["core"]), "--registers", "--source").stdout
+    assert re.findall(r"^      DWARF #0 at (\S+)$", both, re.M) == re.findall(r"^#0 .* at (\S+)$", single, re.M)
+    regs_single = re.findall(r"^      ( *\w+ (?:0x[0-9a-f]{16}|\s+<unknown>).*)$", single, re.M)
+    block = both.split("      DWARF #0")[1].split("      frame pointers #0")[0]
+    assert re.findall(r"^        ( *\w+ (?:0x[0-9a-f]{16}|\s+<unknown>).*)$", block, re.M) == regs_single[:5]
+
+
+def test_frames_without_a_symbol_show_module_plus_file_offset(moved_core, tmp_path, need_tool):
+    """A stripped executable: its frames read crasher+0xOFF, and addr2line on the unstripped file at that
+    offset (less one for a return address) names the function gdb would."""
+    strip, addr2line = need_tool("strip"), need_tool("addr2line")
+    core, moved, _ = moved_core
+    stripped = tmp_path / "stripped" / "crasher"
+    stripped.parent.mkdir()
+    subprocess.run([strip, "-o", str(stripped), str(moved)], check=True)
+    r = run("unwind", str(core), "--exe", str(stripped))
+    assert r.returncode == 0, r.stderr
+    offsets = [(int(m[1]), int(m[2], 16)) for m in re.finditer(r"^#(\d+)\s+0x[0-9a-f]+ in crasher\+(0x[0-9a-f]+)",
+                                                               r.stdout, re.M)]
+    assert len(offsets) >= 3, r.stdout
+    names = [subprocess.run([addr2line, "-f", "-i", "-e", str(moved), hex(off - (i > 0))], capture_output=True,
+                            text=True).stdout.split()[-2] for i, off in offsets]
+    assert names[:3] == ["inner", "outer", "main"], (names, r.stdout)
+
+
+def test_latin1_module_paths_are_printed_escaped(tmp_path, need_tool):
+    """A program run from a directory whose name is not UTF-8: the core's NT_FILE path holds the raw byte;
+    every stdout encoding prints it as \\xe9, and JSON escapes it."""
+    import resource
+
+    gcc = need_tool("gcc")
+    (tmp_path / "crasher.c").write_text(CRASHER)
+    bindir = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(bindir)
+    exe = bindir + b"/crasher"
+    subprocess.run([gcc, "-O2", "-o", exe, str(tmp_path / "crasher.c")], check=True)
+
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    subprocess.run([exe], cwd=tmp_path, preexec_fn=unlimited, capture_output=True)
+    core = tmp_path / "core"
+    if not core.exists():
+        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    os.rename(exe, bindir + b"/cr\xe9sher")  # now a missing module, said on stderr with its path
+    for encoding in ("utf-8", "ascii"):
+        r = subprocess.run([*PY, "unwind", str(core)], capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONIOENCODING=encoding))
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert "caf\\xe9/crasher: module not found" in r.stderr
+    doc = json.loads(run("unwind", str(core), "--json").stdout)
+    paths = {f["module_path"] for f in doc["threads"][0]["frames"]}
+    assert os.fsdecode(exe) in paths
+
+
+def test_a_huge_echoed_value_makes_a_short_error_line(corpus, tmp_path):
+    """A snapshot whose register value is 4 MB of hex digits: the error is one line of bounded length."""
+    import struct
+    import zlib
+
+    builder, out = corpus
+    p = builder.artifacts("c_basic_O0", out)
+    snap = tmp_path / "s.snap"
+    assert run("unwind", str(p["core"]), "--save", str(snap)).returncode == 0
+    data = snap.read_bytes()
+    magic, version, hlen, _ = struct.unpack_from("<8sIII", data)
+    header = json.loads(data[20:20 + hlen])
+    header["threads"][0]["registers"]["7"] = "0x" + "f" * (4 << 20)
+    raw = json.dumps(header).encode()
+    snap.write_bytes(struct.pack("<8sIII", magic, version, len(raw), zlib.crc32(raw)) + raw + data[20 + hlen:])
+    r = run("unwind", str(snap))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr) < 4000 and "characters omitted" in r.stderr, len(r.stderr)
+
+
+def test_unlimited_walk_past_the_default_limit_and_its_snapshot(tmp_path, need_tool):
+    """A 5,000-deep recursion: -n 0 walks all of it (eu-stack -n 0 counts the same frames) and --save
+    with -n 0 writes a snapshot that replays the whole walk."""
+    import resource
+
+    gcc, eu_stack = need_tool("gcc"), need_tool("eu-stack")
+    exe = tmp_path / "deep"
+    subprocess.run([gcc, "-O2", "-g", "-DDEPTH=5000", "-o", str(exe), str(ROOT / "corpora" / "c_recursion.c")],
+                   check=True)
+
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    subprocess.run([str(exe)], cwd=tmp_path, preexec_fn=unlimited, capture_output=True)
+    core = tmp_path / "core"
+    if not core.exists():
+        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    eu = subprocess.run([eu_stack, "--core", str(core), "-e", str(exe), "-n", "0"], capture_output=True, text=True)
+    want = len(re.findall(r"^#\d+ ", eu.stdout, re.M))
+    assert want > 5000
+    snap = tmp_path / "deep.snap"
+    first = run("unwind", str(core), "--json", "-n", "0", "--save", str(snap))
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads(first.stdout)["threads"][0]["frames"]) == want
+    again = run("unwind", str(snap), "--json", "-n", "0")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == json.loads(first.stdout)

@@ -8,9 +8,14 @@ caller can attach the section and entry offset.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 from ..errors import CFIError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from .._typing import NamedTuple
 
 # DW_EH_PE value formats (low nibble) and application (high bits).
 DW_EH_PE_absptr = 0x00

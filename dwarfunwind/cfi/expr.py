@@ -10,11 +10,16 @@ bounded, so a looping expression ends in :class:`ExpressionError`.
 from __future__ import annotations
 
 import struct
-from typing import Protocol
 
 from ..arch.x86_64 import llvm_register_name
 from ..errors import DwarfUnwindError, ExpressionError
 from .encoding import EncodingError, read_sleb128, read_uleb128
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from .._typing import Protocol
 
 MASK = (1 << 64) - 1
 SIGN = 1 << 63

@@ -7,25 +7,16 @@ register number. A register without an entry has no rule in that row.
 
 from __future__ import annotations
 
-from enum import IntEnum
-from typing import TYPE_CHECKING, NamedTuple
-
 from ..arch.x86_64 import register_name
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    from .rulekind import RuleKind  # noqa: F401 - served at run time by __getattr__ below
     from .sections import FDE
-
-
-class RuleKind(IntEnum):
-    """How a register of the caller is recovered (DWARF 5, 6.4.1 "register rules")."""
-
-    UNDEFINED = 0
-    SAME_VALUE = 1
-    OFFSET = 2  #: saved at CFA + N
-    VAL_OFFSET = 3  #: the value is CFA + N
-    REGISTER = 4  #: the value is in register R
-    EXPRESSION = 5  #: saved at the address the expression computes (CFA pushed first)
-    VAL_EXPRESSION = 6  #: the value is what the expression computes (CFA pushed first)
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from .._typing import NamedTuple
 
 
 class Rule(NamedTuple):
@@ -71,9 +62,18 @@ class Row(NamedTuple):
         return self.regs.get(regno, UNDEFINED_RULE)
 
 
-# The kinds as plain ints, for the hot paths (interpreter, unwind step): building and
-# hashing IntEnum members is several times slower than ints (see bench/).
-UNDEFINED, SAME_VALUE, OFFSET, VAL_OFFSET, REGISTER, EXPRESSION, VAL_EXPRESSION = (int(k) for k in RuleKind)
+# The kinds as plain ints (RuleKind's values), for the hot paths (interpreter, unwind step): building
+# and hashing IntEnum members is several times slower than ints (see bench/).
+UNDEFINED, SAME_VALUE, OFFSET, VAL_OFFSET, REGISTER, EXPRESSION, VAL_EXPRESSION = range(7)
+
+
+def __getattr__(name: str) -> object:
+    # RuleKind (an IntEnum) on first use: importing enum costs ~2 ms of every start-up.
+    if name == "RuleKind":
+        from .rulekind import RuleKind  # noqa: F401 - served at run time by __getattr__ below
+
+        return RuleKind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 UNDEFINED_RULE = Rule(UNDEFINED, 0)
 SAME_VALUE_RULE = Rule(SAME_VALUE, 0)
@@ -93,10 +93,10 @@ _FORMATTED_CFA: dict[CFARule, str] = {}
 
 
 _RULE_LETTER: dict[int, str] = {
-    RuleKind.UNDEFINED: "u",
-    RuleKind.SAME_VALUE: "s",
-    RuleKind.EXPRESSION: "exp",
-    RuleKind.VAL_EXPRESSION: "vexp",
+    UNDEFINED: "u",
+    SAME_VALUE: "s",
+    EXPRESSION: "exp",
+    VAL_EXPRESSION: "vexp",
 }
 _FORMATTED: dict[Rule, str] = {}
 
@@ -114,10 +114,10 @@ def format_rule(rule: Rule) -> str:
 def _format_rule(rule: Rule) -> str:
     kind, arg = rule
     if isinstance(arg, int):
-        if kind == RuleKind.OFFSET:
+        if kind == OFFSET:
             return f"c{arg:+d}"
-        if kind == RuleKind.VAL_OFFSET:
+        if kind == VAL_OFFSET:
             return f"v{arg:+d}"
-        if kind == RuleKind.REGISTER:
+        if kind == REGISTER:
             return register_name(arg)
     return _RULE_LETTER[kind]

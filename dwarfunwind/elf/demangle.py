@@ -9,7 +9,10 @@ is missing, names stay mangled.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _demangler: tuple[Any, Any] | None | bool = False  # False: not loaded yet
 

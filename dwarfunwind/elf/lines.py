@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import bisect
 import os
-from typing import Any
 
 from ..errors import DwarfUnwindError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Bound on the units scanned when a file has no .debug_aranges.
 MAX_UNITS_SCANNED = 10_000

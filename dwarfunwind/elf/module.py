@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
@@ -14,6 +13,7 @@ from ..errors import CFIError, DwarfUnwindError, ELFError
 from .demangle import demangle
 from .reader import ET_REL, ELFReader, apply_relocations, symbol_entries, symbol_name
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .lines import LineTable
 

@@ -12,9 +12,14 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from ..errors import ELFError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from .._typing import NamedTuple
 
 SHT_NOBITS = 8
 SHT_SYMTAB = 2

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections import Counter
-from collections.abc import Iterator
 
 from ..errors import DwarfUnwindError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # this module is imported by every CLI run: nothing heavy at import time
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("perf", help="unwind the samples of `perf record --call-graph dwarf` (perf.data)")
-    p.add_argument("file", help="perf.data (or - for `perf record -o -` on stdin)")
-    p.add_argument("--pid", type=int, action="append", help="only this process (repeatable)")
-    p.add_argument("--comm", action="append", help="only processes with this command name (repeatable)")
-    p.add_argument("--max-samples", type=int, metavar="N", help="stop after N samples")
-    p.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each walk after N frames (4096)")
-    p.add_argument("--sysroot", help="find the recorded modules under this directory")
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="one JSON document, a record per sample (docs/perf.md)")
-    out.add_argument("--folded", action="store_true", help="collapsed stacks (flamegraph.pl, speedscope, inferno)")
-    p.add_argument("--flamegraph", metavar="SVG", help="also write an interactive SVG flame graph")
-    p.set_defaults(func=cmd_perf)
+    from ..cli import Args
+
+
+def register(command: Callable[..., Any], arg: Callable[..., Any]) -> None:
+    """Add ``perf`` and ``batch`` to the command table of dwarfunwind.cli (run functions imported on use)."""
+    command("perf", "dwarfunwind.perf.cli:cmd_perf",
+            "unwind the samples of `perf record --call-graph dwarf` (perf.data)",
+            arg("file", help="perf.data (or - for `perf record -o -` on stdin)"),
+            arg("--pid", type=int, action="append", help="only this process (repeatable)"),
+            arg("--comm", action="append", help="only processes with this command name (repeatable)"),
+            arg("--max-samples", type=int, metavar="N", help="stop after N samples"),
+            arg("--max-frames", "-n", type=int, default=4096, metavar="N",
+                help="stop each walk after N frames (default 4096; 0: no limit)"),
+            arg("--sysroot", metavar="DIR", help="find the recorded modules under this directory"),
+            arg("--json", action="store_true", help="one JSON document, a record per sample (docs/perf.md)"),
+            arg("--folded", action="store_true", help="collapsed stacks (flamegraph.pl, speedscope, inferno)"),
+            arg("--flamegraph", metavar="SVG", help="also write an interactive SVG flame graph"))
+    command("batch", "dwarfunwind.perf.cli:cmd_batch",
+            "unwind many cores, snapshots and perf.data files in parallel",
+            arg("files", nargs="+", metavar="FILE", help="cores, snapshots, perf.data files"),
+            arg("--jobs", "-j", type=int, metavar="N", help="worker processes (default: all cores)"),
+            arg("--json", action="store_true",
+                help="one document per line, each what `unwind --json` / `perf --json` prints for that file"),
+            arg("--sysroot", metavar="DIR", help="find the inputs' modules under this directory"),
+            arg("--max-frames", "-n", type=int, default=4096, metavar="N",
+                help="stop each walk after N frames (default 4096; 0: no limit)"))
 
 
 class _Progress:
@@ -49,16 +63,21 @@ class _Progress:
             sys.stderr.flush()
 
 
-def cmd_perf(args: argparse.Namespace) -> int:
+def cmd_perf(args: Args) -> int:
+    from collections import Counter
+
     from .output import add_folded, document_head, document_tail, folded_text, sample_json, sample_text
     from .reader import PerfData
     from .session import PerfUnwinder, UnwoundSample
 
-    if args.max_samples is not None and args.max_samples < 0:
-        print("dwarfunwind: --max-samples must be >= 0", file=sys.stderr)
+    if args.max_samples is not None and args.max_samples < 0 or args.max_frames < 0:
+        print("dwarfunwind: --max-samples and --max-frames must be >= 0", file=sys.stderr)
+        return 2
+    if args.json and args.folded:
+        print("dwarfunwind: give --json or --folded, not both", file=sys.stderr)
         return 2
     data = PerfData.open(args.file)
-    unwinder = PerfUnwinder(data, pids=args.pid, comms=args.comm, max_frames=args.max_frames,
+    unwinder = PerfUnwinder(data, pids=args.pid, comms=args.comm, max_frames=args.max_frames or sys.maxsize,
                             sysroot=args.sysroot)
     progress = _Progress(data._data_end - data._data_start)
     error: str | None = None
@@ -124,17 +143,6 @@ def cmd_perf(args: argparse.Namespace) -> int:
 # -- batch ---------------------------------------------------------------------------------------------
 
 
-def add_batch_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("batch", help="unwind many cores, snapshots and perf.data files in parallel")
-    p.add_argument("files", nargs="+", metavar="FILE", help="cores, snapshots, perf.data files")
-    p.add_argument("--jobs", "-j", type=int, help="worker processes (default: all cores)")
-    p.add_argument("--json", action="store_true",
-                   help="one document per line, each what `unwind --json` / `perf --json` prints for that file")
-    p.add_argument("--sysroot", help="find the inputs' modules under this directory")
-    p.add_argument("--max-frames", "-n", type=int, default=4096, help="stop each walk after N frames (4096)")
-    p.set_defaults(func=cmd_batch)
-
-
 def _summary(result: object) -> list[str]:
     doc = result.document()  # type: ignore[attr-defined]
     if "threads" in doc:
@@ -149,11 +157,11 @@ def _summary(result: object) -> list[str]:
     return [f"  {len(samples)} samples, {frames} frames, {len({s['pid'] for s in samples})} processes"]
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
+def cmd_batch(args: Args) -> int:
     from ..batch import unwind_many
 
-    if args.jobs is not None and args.jobs < 1:
-        print("dwarfunwind: --jobs must be >= 1", file=sys.stderr)
+    if args.jobs is not None and args.jobs < 1 or args.max_frames < 0:
+        print("dwarfunwind: --jobs must be >= 1 and --max-frames >= 0", file=sys.stderr)
         return 2
     failed = 0
     for result in unwind_many(args.files, jobs=args.jobs, sysroot=args.sysroot, max_frames=args.max_frames):

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..errors import MemoryReadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple, Protocol, runtime_checkable
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from .._typing import NamedTuple, Protocol, runtime_checkable
 
 # Records are NamedTuples, not dataclasses: importing dataclasses (and inspect)
 # costs ~10 ms on every CLI run (bench/bench_unwind.py).

@@ -24,12 +24,17 @@ import struct
 from bisect import bisect_right
 from collections.abc import Sequence
 from types import TracebackType
-from typing import NamedTuple
 
 from ..arch.x86_64 import REGNO, USER_REGS_SLOTS
 from ..elf.reader import EM_X86_64, ET_CORE, PT_LOAD, PT_NOTE, ELFReader, Note, parse_notes
 from ..errors import MemoryReadError, TargetError
 from .base import Mapping, ThreadInfo, check_read
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
+    from .._typing import NamedTuple
 
 NT_PRSTATUS = 1
 NT_PRPSINFO = 3

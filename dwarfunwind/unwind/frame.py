@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from ..arch.x86_64 import FRAME_REGISTERS, REGNO
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..modules import Module
     from ..targets.base import ThreadInfo

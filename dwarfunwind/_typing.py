@@ -1,0 +1,89 @@
+"""Run-time stand-ins for ``typing.NamedTuple`` and ``typing.Protocol``.
+
+``import typing`` costs about 5 ms, and brings ``re`` and ``enum`` (about 4 ms
+more), on every command-line run; that is a third of the start-up budget of
+``cfi`` and ``unwind`` (bench/README.md). Modules on those paths write::
+
+    TYPE_CHECKING = False
+    if TYPE_CHECKING:
+        from typing import NamedTuple, Protocol
+    else:
+        from .._typing import NamedTuple, Protocol
+
+mypy reads the real ``typing`` classes (it treats any ``TYPE_CHECKING`` name
+as true); at run time a ``class X(NamedTuple)`` body becomes a
+``collections.namedtuple`` with the same fields, defaults, methods and
+docstring, exactly as ``typing.NamedTuple`` builds it; ``Protocol`` is a plain
+base class, and ``runtime_checkable`` makes ``isinstance`` check the declared
+attributes and methods, as typing does.
+"""
+
+from __future__ import annotations
+
+from abc import ABCMeta
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# Names a NamedTuple body may not define, and names namedtuple() sets itself (as in typing).
+_PROHIBITED = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults",
+                         "_make", "_replace", "_asdict", "_source"})
+_SPECIAL = frozenset({"__module__", "__name__", "__annotations__", "__qualname__"})
+
+
+class _NamedTupleMeta(type):
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> Any:
+        fields = list(ns.get("__annotations__", {}))
+        defaults = []
+        for field in fields:
+            if field in ns:
+                defaults.append(ns[field])
+            elif defaults:
+                raise TypeError(f"{name}: non-default field {field!r} follows a field with a default")
+        cls = namedtuple(name, fields, defaults=defaults, module=ns.get("__module__"))  # type: ignore[misc]
+        cls.__qualname__ = ns.get("__qualname__", name)
+        for key, value in ns.items():
+            if key in _PROHIBITED:
+                raise AttributeError(f"cannot overwrite NamedTuple attribute {key}")
+            if key not in _SPECIAL and key not in cls._fields:
+                setattr(cls, key, value)
+        return cls
+
+
+_NamedTupleBase = type.__new__(_NamedTupleMeta, "NamedTuple", (), {})
+
+
+def NamedTuple(*args: object, **kwargs: object) -> None:  # noqa: N802 - the name typing gives it
+    """Only usable as a base class here: ``class Point(NamedTuple): x: int``."""
+    raise TypeError("dwarfunwind._typing.NamedTuple is only usable as a base class")
+
+
+def _mro_entries(bases: tuple[object, ...]) -> tuple[type]:
+    return (_NamedTupleBase,)
+
+
+NamedTuple.__mro_entries__ = _mro_entries  # type: ignore[attr-defined]
+
+
+class _ProtocolMeta(ABCMeta):  # ABCMeta, as typing's: a protocol may be mixed with ABCs
+    def __instancecheck__(cls, instance: object) -> bool:
+        members = cls.__dict__.get("_runtime_members")
+        if members is None or super().__instancecheck__(instance):
+            return super().__instancecheck__(instance)
+        return all(hasattr(instance, name) for name in members)  # structural, as typing checks it
+
+
+class Protocol(metaclass=_ProtocolMeta):
+    """A plain base class standing in for ``typing.Protocol`` at run time."""
+
+    __slots__ = ()
+
+
+def runtime_checkable(cls: type) -> type:
+    """``isinstance(obj, cls)`` checks that obj has every attribute and method the protocol declares."""
+    members = set(cls.__dict__.get("__annotations__", {}))
+    members.update(k for k, v in cls.__dict__.items() if not k.startswith("_") and callable(v))
+    cls._runtime_members = frozenset(members)  # type: ignore[attr-defined]
+    return cls
