@@ -277,7 +277,8 @@ def test_perf_reached_outermost_means_identical(recordings):
                     if not without_parameters(f.function).endswith(name):
                         # An alias at the same address (free / cfree): symbol tables name it both ways.
                         assert f.module is not None and f.module.elf is not None
-                        syms_ = f.module.elf.reader.symbols()
+                        debug = f.module.elf.debug_file()
+                        syms_ = f.module.elf.reader.symbols() + (debug.symbols() if debug else [])
                         assert {v for v, _, n, _ in syms_ if n == name} & \
                             {v for v, _, n, _ in syms_ if n == f.function}, (f.function, s)
         pu.close()
