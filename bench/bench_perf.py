@@ -3,7 +3,7 @@
 
 Builds a C program (-O2 -fomit-frame-pointer, a 21-level recursion under main: ~25 frames per
 sample), records it with ``perf record -e cpu-clock:u --call-graph dwarf -F 999`` for about a
-second (~1,000 samples), then times, interleaved, whole processes with stdout to /dev/null:
+second of its CPU time (~1,000 samples), then times, interleaved, whole processes with stdout to /dev/null:
 
 * ``perf script -i FILE --no-inline`` (perf unwinds every sample with libdw)
 * ``python -m dwarfunwind perf FILE`` (text, the same shape) and ``--folded``
@@ -47,10 +47,10 @@ __attribute__((noipa)) unsigned long rec(int d, unsigned long n) {
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? strtod(argv[1], 0) : 1.0;
     struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
     do {
         sink += rec(21, 200000);
-        clock_gettime(CLOCK_MONOTONIC, &t);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     } while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
     return 0;
 }
