@@ -91,6 +91,8 @@ class PerfUnwinder:
         self.sysroot = sysroot
         self.files = FileCache()
         self._processes: dict[int, _Process] = {}
+        #: One module per (path, file offset of its first mapping, build-id), across processes.
+        self._shared: dict[tuple[str, int, bytes | None], Module] = {}
         self._build_ids = {b.path: b.build_id for b in data.build_ids}
         self._nbuild = len(data.build_ids)
         self._problems: list[str] = []
@@ -100,13 +102,11 @@ class PerfUnwinder:
     def problems(self) -> list[str]:
         """What limited the walks (missing modules, skipped records), each said once."""
         out = list(self.data.problems) + self._problems
-        for p in self._processes.values():
-            for m in p.modules.values():
-                if m.elf is not None:
-                    for e in m.elf.errors:
-                        text = f"{m.name}: {e}"
-                        if text not in out:
-                            out.append(text)
+        for m in [*self._shared.values(), *(m for p in self._processes.values() for m in p.modules.values())]:
+            for e in m.elf.errors if m.elf is not None else ():
+                text = f"{m.name}: {e}"
+                if text not in out:
+                    out.append(text)
         return out
 
     def _problem(self, text: str) -> None:
@@ -205,12 +205,21 @@ class PerfUnwinder:
             key = (path, maps[0].start, maps[0].offset)
             module = p.modules.get(key)
             if module is None:
-                built = ModuleMap.from_target(_GroupTarget(p.target, maps), sysroot=self.sysroot)
-                for problem in built.problems:
-                    self._problem(problem)
-                if not built.modules:
-                    continue
-                module = built.modules[0]
+                # The same file mapped by another process: share its decoded ELF (CFI, symbols), rebias.
+                shared_key = (path, maps[0].offset, maps[0].build_id)
+                template = self._shared.get(shared_key) if path != "[vdso]" else None
+                if template is not None:
+                    module = Module(path, maps[0].start, maps[0].end,
+                                    template.bias + (maps[0].start - template.start), template.elf)
+                else:
+                    built = ModuleMap.from_target(_GroupTarget(p.target, maps), sysroot=self.sysroot)
+                    for problem in built.problems:
+                        self._problem(problem)
+                    if not built.modules:
+                        continue
+                    module = built.modules[0]
+                    if len(self._shared) < 4096:
+                        self._shared[shared_key] = module
                 p.modules[key] = module
             module.end = max(m.end for m in maps)
             modules.append(module)
