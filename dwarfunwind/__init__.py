@@ -44,21 +44,22 @@ _EXPORTS = {
 _SUBMODULES = frozenset({"arch", "cfi", "elf", "errors", "modules", "program", "report", "targets", "unwind"})
 
 
-def __getattr__(name: str) -> object:
-    where = _EXPORTS.get(name)
-    if where is not None:
-        module = __import__(f"{__name__}.{where}", fromlist=[name])
-        value = getattr(module, name)
-    elif name in _SUBMODULES:
-        value = __import__(f"{__name__}.{name}", fromlist=["__name__"])
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+if not TYPE_CHECKING:  # hidden from mypy, which then still reports a misspelt dwarfunwind.name
 
+    def __getattr__(name: str) -> object:
+        where = _EXPORTS.get(name)
+        if where is not None:
+            module = __import__(f"{__name__}.{where}", fromlist=[name])
+            value = getattr(module, name)
+        elif name in _SUBMODULES:
+            value = __import__(f"{__name__}.{name}", fromlist=["__name__"])
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value  # once: later lookups are plain attribute reads
+        return value
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | _SUBMODULES)
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__) | _SUBMODULES)
 
 
 def open_elf(path: str) -> ElfFile:

@@ -393,11 +393,21 @@ def _convert(text: str, kind: Any, choices: Any) -> Any:
 # -- cfi ---------------------------------------------------------------------------------------------
 
 
+def _cfi_problem(file: str, problem: DwarfUnwindError) -> str:
+    """One line naming the file: CFI errors name only the section and offset themselves."""
+    from .errors import ELFError
+
+    text = str(problem)
+    return text if isinstance(problem, ELFError) or text.startswith(file) else f"{file}: {text}"
+
+
 def cmd_cfi(args: Args) -> int:
-    from .arch.x86_64 import register_name
+    from .arch.x86_64 import column_name
+    from .cfi.budget import Budget
     from .cfi.program import row_at, row_table
     from .cfi.rules import format_cfa, format_rule
     from .elf.module import ElfFile
+    from .errors import BudgetExceeded
 
     elf = ElfFile.open(args.file)
     sections = elf.cfi_sections()
@@ -405,41 +415,74 @@ def cmd_cfi(args: Args) -> int:
     if not sections and not problems:
         _err(f"{args.file}: no .eh_frame or .debug_frame section")
         return 1
+    budget = Budget(args.file)
+
+    def said(items: list[DwarfUnwindError], prefix: str = "") -> None:
+        seen: set[str] = set()
+        for p in items:
+            line = _cfi_problem(args.file, p)
+            if line not in seen:  # a CIE shared by many FDEs fails once, and is said once
+                seen.add(line)
+                _err(prefix + line)
 
     if args.address is not None:
         fde = elf.fde_for(args.address)
         problems.extend(e for e in elf.errors if e not in problems)
-        if fde is None:
-            for p in problems:
-                _err(str(p))
-            _err(f"{args.file}: no FDE covers {args.address:#x}")
+        for sec in sections:
+            problems.extend(e for e in sec.index_errors if e not in problems)
+        try:
+            row = row_at(fde, args.address, budget) if fde is not None else None
+        except DwarfUnwindError as e:  # the same exit code as `cfi` for the same bad entry
+            problems.append(e)
+            row = None
+        if row is None:
+            said(problems)
+            if fde is None:
+                _err(f"{args.file}: no FDE covers {args.address:#x}")
             return 1
-        row = row_at(fde, args.address)
-        regs = {register_name(r): format_rule(rule) for r, rule in sorted(row.regs.items())}
+        assert fde is not None
+        ra = fde.cie.return_address_register
+        regs = {column_name(r, ra): format_rule(rule) for r, rule in sorted(row.regs.items())}
         if args.json:
             import json
 
             print(json.dumps({"file": args.file, "section": fde.section, "fde": {
                 "offset": fde.offset, "pc_begin": fde.pc_begin, "pc_end": fde.pc_end,
-                "signal_frame": fde.signal_frame},
+                "signal_frame": fde.signal_frame, "return_address_register": ra},
                 "row": {"loc": row.loc, "end": row.end, "cfa": format_cfa(row.cfa), "regs": regs}}))
         else:
             print(f"{fde.section} FDE at {fde.offset:#x} pc={fde.pc_begin:x}..{fde.pc_end:x}"
                   f"{' (signal frame)' if fde.signal_frame else ''}")
             print(f"row {row.loc:x}..{row.end:x}: CFA={format_cfa(row.cfa)} "
                   + " ".join(f"{k}={v}" for k, v in regs.items()))
-        return 0
+        said(problems)
+        return 1 if problems else 0
 
     from .report import fde_json, fde_text
 
-    # Gathered and written once: stdout may be unbuffered (PYTHONUNBUFFERED), and thousands of
-    # small writes would then cost more than the decoding.
+    # Gathered and written in large pieces: stdout may be unbuffered (PYTHONUNBUFFERED), and
+    # thousands of small writes would then cost more than the decoding; pieces of ~1 MiB keep
+    # memory bounded whatever the output's size.
     out: list[str] = []
-    write = out.append
+    pending = 0
+
+    def write(text: str) -> None:
+        nonlocal pending
+        out.append(text)
+        pending += len(text)
+        if pending > 1 << 20:
+            sys.stdout.write("".join(out))
+            out.clear()
+            pending = 0
+
+    exhausted: BudgetExceeded | None = None
+    warnings: list[DwarfUnwindError] = []
     if args.json:
         # Section by section; each FDE is one JSON fragment (see report.fde_json).
         write(f'{{"file":{_json_string(args.file)},"sections":[')
     for i, section in enumerate(sections):
+        if exhausted is not None:
+            break
         errors: list[Any] = []
         if args.json:
             write(f'{"," if i else ""}{{"name":{_json_string(section.name)},"fdes":[')
@@ -448,7 +491,10 @@ def cmd_cfi(args: Args) -> int:
         first = True
         for fde in section.fdes(errors):
             try:
-                table = row_table(fde)
+                table = row_table(fde, budget)
+            except BudgetExceeded as e:
+                exhausted = e  # everything before is served; the rest of the file is not decoded
+                break
             except DwarfUnwindError as e:
                 errors.append(e)
                 continue
@@ -459,13 +505,17 @@ def cmd_cfi(args: Args) -> int:
                 write(fde_text(fde, table))
         if args.json:
             write("]}")
+        problems.extend(section.index_errors)  # a broken .eh_frame_hdr: said, though every entry is listed
         problems.extend(errors)
+        warnings.extend(section.warnings)
     if args.json:
         write("]}\n")
     sys.stdout.write("".join(out))
-    for p in problems:
-        _err(str(p))
-    return 1 if problems else 0
+    said(warnings, "warning: ")
+    said(problems)
+    if exhausted is not None:
+        _err(f"{exhausted}; the output stops there")
+    return 1 if problems or exhausted is not None else 0
 
 
 # -- unwind ------------------------------------------------------------------------------------------
@@ -488,10 +538,27 @@ def _usage_error(message: str) -> int:
     return 2
 
 
+def _download_progress(what: str, done: int, total: int | None) -> None:
+    """debuginfod downloads on a terminal: one line, rewritten."""
+    size = f"{done >> 10} KiB" + (f" of {total >> 10} KiB" if total else "")
+    sys.stderr.write(f"\r{PROG}: fetching {what} from debuginfod: {size}\x1b[K")
+    if total is not None and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
 def cmd_unwind(args: Args) -> int:
     from .report import compare_lines, trace_lines, trace_to_dict
 
     max_frames = args.max_frames or UNLIMITED_FRAMES
+    if args.debuginfod or sys.stderr.isatty():
+        from .symbolize import debuginfod
+
+        debuginfod.configure(args.debuginfod, _download_progress if sys.stderr.isatty() else None)
+    inline = args.inline or args.source
+    # Names and lines come after the walk, from the module files only: a live process is not
+    # kept stopped while debug info is read and names demangled.
+    words = {"inline": False, "demangle": False}
     with _open_program(args) as program:
         tids = [args.thread] if args.thread is not None else None
         if args.thread is not None and all(t.tid != args.thread for t in program.threads()):
@@ -499,29 +566,30 @@ def cmd_unwind(args: Args) -> int:
             return 2
         fp: list[StackTrace] = []
         if args.method == "compare":
-            traces = program.stack_traces(method="dwarf", max_frames=max_frames, tids=tids)
-            fp = program.stack_traces(method="fp", max_frames=max_frames, tids=tids)
+            traces = program.stack_traces(method="dwarf", max_frames=max_frames, tids=tids, **words)
+            fp = program.stack_traces(method="fp", max_frames=max_frames, tids=tids, **words)
         else:
-            traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids)
+            traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids, **words)
         if args.save:
             _save(program, traces, args.save, max_frames)
-        problems = program.problems
+    program.annotate(traces + fp, inline=inline, demangle=not args.no_demangle)
+    problems = program.problems
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
         _err(problem)
     if args.json:
         import json
 
-        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source) for t in traces]}
+        doc: dict[str, Any] = {"threads": [trace_to_dict(t, source=args.source, inline=inline) for t in traces]}
         if args.method == "compare":
-            doc["fp_threads"] = [trace_to_dict(t, source=args.source) for t in fp]
+            doc["fp_threads"] = [trace_to_dict(t, source=args.source, inline=inline) for t in fp]
         print(json.dumps(doc))
     else:
         out = []
         for i, t in enumerate(traces):
             out.extend(compare_lines(t, fp[i], registers=args.registers, source=args.source)
                        if args.method == "compare" else
-                       trace_lines(t, registers=args.registers, source=args.source))
+                       trace_lines(t, registers=args.registers, source=args.source, inline=inline))
             out.append("")
         sys.stdout.write("\n".join(out))
     if not traces or all(len(t.frames) == 0 for t in traces):
@@ -564,8 +632,8 @@ def cmd_demo(args: Args) -> int:
 def cmd_fuzz(args: Args) -> int:
     try:
         from .testing.runner import PROPERTY_NAMES, run
-    except ImportError as e:  # hypothesis and construct come with the "test" extra
-        _err(f"fuzz needs the test extra (pip install 'dwarfunwind[test]'): {e}")
+    except ImportError as e:  # hypothesis and construct are dependencies: a broken installation
+        _err(f"fuzz cannot import its dependencies ({e}); reinstall dwarfunwind")
         return 2
     if args.property is not None and args.property not in PROPERTY_NAMES:
         _err(f"unknown property {args.property!r}; one of: {', '.join(PROPERTY_NAMES)}")
@@ -642,7 +710,12 @@ command("unwind", cmd_unwind, "backtrace every thread of a core, a snapshot or a
             help="dwarf: CFI, with frame pointers where a frame has none (default); fp: rbp chain only; "
                  "compare: both side by side"),
         arg("--registers", action="store_true", help="print every register known in each frame"),
-        arg("--source", action="store_true", help="source file:line of each frame, from DWARF line tables"),
+        arg("--source", action="store_true",
+            help="source file:line of each frame and of its inlined calls, from DWARF (implies --inline)"),
+        arg("--inline", action="store_true", help="show the calls inlined at each frame's pc"),
+        arg("--no-demangle", action="store_true", help="show C++ and Rust names as in the symbol table"),
+        arg("--debuginfod", metavar="URL",
+            help="fetch missing debug files by build-id from this server (before DEBUGINFOD_URLS)"),
         arg("--json", action="store_true", help="machine-readable output (schema in README.md)"),
         arg("--max-frames", "-n", type=frame_count, default=4096, metavar="N",
             help="stop each thread after N frames (default 4096; 0: no limit, as eu-stack)"),
@@ -655,7 +728,7 @@ command("fuzz", cmd_fuzz, "run the CFI property suite (hypothesis) and summarize
         arg("--examples", type=positive, default=100, metavar="N", help="examples per property (default 100)"),
         arg("--seed", type=seed, help="hypothesis seed, to replay a run"),
         arg("--property", metavar="NAME", help="run only this property (roundtrip, unwind, equivalent_encodings, "
-                                               "readelf, gnu_as, pyelftools, robustness)"))
+                                               "readelf, gnu_as, pyelftools, robustness, budget)"))
 
 from .perf.cli import register as _register_perf  # noqa: E402  (perf, batch: run functions load on use)
 

@@ -57,3 +57,19 @@ class StackCopyEnd(MemoryReadError):
 
 class TargetError(DwarfUnwindError):
     """A target (core file, live process, snapshot) could not be read."""
+
+
+class BudgetExceeded(DwarfUnwindError):
+    """A work budget for one input ran out (docs/security.md).
+
+    ``budget`` names it (``expression_steps``, ``cfi_work``); ``limit`` is its
+    size and ``variable`` the environment variable that raises it.
+    """
+
+    def __init__(self, budget: str, limit: int, variable: str, where: str = "") -> None:
+        self.budget = budget
+        self.limit = limit
+        self.variable = variable
+        self.where = where
+        at = f" at {where}" if where else ""
+        super().__init__(f"budget {budget} ({limit:,}) ran out{at}; raise it with {variable}")

@@ -11,11 +11,16 @@ import bisect
 import os
 from collections.abc import Iterable
 
+from .cfi.budget import Budget
 from .cfi.rules import Row
 from .elf.module import ElfFile
 from .elf.reader import PT_LOAD, ELFReader
-from .errors import DwarfUnwindError, ELFError, MemoryReadError
+from .errors import BudgetExceeded, DwarfUnwindError, ELFError, MemoryReadError
 from .targets.base import Mapping, Target
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .symbolize.symcache import SourceLocation
 
 #: The vDSO is at most a few pages; refuse to read a "vDSO" larger than this.
 MAX_VDSO_SIZE = 1 << 20
@@ -47,8 +52,11 @@ class Module:
         """The file name without directories (``libc.so.6``, ``[vdso]``)."""
         return os.path.basename(self.path) or self.path
 
-    def row_for(self, pc: int) -> Row | None:
-        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs)."""
+    def row_for(self, pc: int, budget: Budget | None = None) -> Row | None:
+        """The CFI row governing runtime address ``pc`` (cached: profilers ask for the same pcs).
+
+        The decoding is charged to ``budget``; BudgetExceeded propagates (nothing is cached).
+        """
         try:
             return self._rows[pc]
         except KeyError:
@@ -56,7 +64,9 @@ class Module:
         row = None
         if self.elf is not None:
             try:
-                row = self.elf.row_for(pc - self.bias)
+                row = self.elf.row_for(pc - self.bias, budget)
+            except BudgetExceeded:
+                raise
             except DwarfUnwindError as e:
                 self.elf.errors.append(e)
         if len(self._rows) < 65536:
@@ -64,8 +74,12 @@ class Module:
         return row
 
     def source(self, pc: int) -> tuple[str, int] | None:
-        """(file, line) for runtime address ``pc`` from DWARF line tables (decoded on first use)."""
+        """(file, line) in the function containing runtime address ``pc`` (see ElfFile.source)."""
         return self.elf.source(pc - self.bias) if self.elf is not None else None
+
+    def source_chain(self, pc: int) -> list[SourceLocation]:
+        """The inline chain at runtime address ``pc``, innermost first (see ElfFile.source_chain)."""
+        return self.elf.source_chain(pc - self.bias) if self.elf is not None else []
 
     def symbolize(self, pc: int) -> tuple[str, int] | None:
         """(function, offset) for runtime address ``pc``."""
@@ -182,6 +196,15 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
             break
         if chosen is None:
             chosen = elf  # the best by path, kept in case nothing matches by build-id
+    if chosen is None and want:
+        from .symbolize import debuginfod
+
+        fetched = debuginfod.fetch(want, "executable", os.path.basename(path)) if debuginfod.enabled() else None
+        if fetched is not None:
+            try:
+                chosen = ElfFile.open(fetched)
+            except ELFError as e:
+                problems.append(str(e))
     if chosen is None:
         problems.append(f"{path}: module not found; frames in it have no CFI or symbols")
         return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from types import TracebackType
 
@@ -70,12 +71,20 @@ class Program:
         return list(self.target.threads())
 
     def stack_traces(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-                     tids: Iterable[int] | None = None) -> list[StackTrace]:
-        """One trace per thread, the crashed thread first."""
-        return self.unwinder.unwind(method=method, max_frames=max_frames, tids=tids)
+                     tids: Iterable[int] | None = None, inline: bool = False,
+                     demangle: bool = True) -> list[StackTrace]:
+        """One trace per thread, the crashed thread first.
+
+        ``inline`` fills ``frame.inlined`` (from DWARF, loaded on demand); ``demangle``
+        shows C++ and Rust names as gdb does (``frame.linkage_name`` keeps the raw one).
+        """
+        traces = self.unwinder.unwind(method=method, max_frames=max_frames, tids=tids)
+        _annotate(traces, inline, demangle)
+        return traces
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
-                    max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
+                    max_frames: int = DEFAULT_MAX_FRAMES, inline: bool = False,
+                    demangle: bool = True) -> StackTrace:
         """The trace of thread ``tid`` (default: the crashed or first thread)."""
         threads = self.threads()
         if not threads:
@@ -83,7 +92,17 @@ class Program:
         thread = threads[0] if tid is None else next((t for t in threads if t.tid == tid), None)
         if thread is None:
             raise LookupError(f"{self.target.name}: no thread {tid}")
-        return self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
+        trace = self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
+        _annotate([trace], inline, demangle)
+        return trace
+
+    def annotate(self, traces: list[StackTrace], *, inline: bool = False, demangle: bool = True) -> None:
+        """Inline chains and demangled names for traces walked with ``inline=False, demangle=False``.
+
+        It reads module files only, never the target, so it also works after :meth:`close`
+        (the CLI detaches from a live process first).
+        """
+        _annotate(traces, inline, demangle)
 
     @property
     def problems(self) -> list[str]:
@@ -97,6 +116,11 @@ class Program:
                     if text not in seen:
                         seen.add(text)
                         out.append(text)
+        # Only modules that ran have something to say (and importing them would cost start-up).
+        for name in ("debuginfod", "demangle"):
+            module = sys.modules.get(f"{__package__}.symbolize.{name}")
+            if module is not None:
+                out.extend(module.problems())
         return out
 
     def close(self) -> None:
@@ -109,3 +133,13 @@ class Program:
         self.close()
 
 
+def _annotate(traces: list[StackTrace], inline: bool, demangle: bool) -> None:
+    """Inline chains and demangled names (dwarfunwind.symbolize), imported only when there is work:
+    a C program's plain walk has no mangled name."""
+    if not inline and not demangle:
+        return  # fresh frames already carry the symbol table's own names
+    if inline or any(f.linkage_name is not None and f.linkage_name.startswith(("_Z", "_R"))
+                     for t in traces for f in t.frames):
+        from .symbolize import annotate
+
+        annotate(traces, inline=inline, demangle=demangle)

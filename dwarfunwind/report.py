@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arch.x86_64 import FRAME_REGISTERS, register_name
+from .arch.x86_64 import FRAME_REGISTERS, column_name
 from .cfi.rules import format_cfa, format_rule
 
 TYPE_CHECKING = False
@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # annotations only: the cfi path must not import the unwinder
     from .modules import Module
     from .unwind.frame import Frame, StackTrace
 
-_RENDERED_RULES: dict[tuple[tuple[int, Rule], ...], str] = {}
+_RENDERED_RULES: dict[tuple[int, tuple[tuple[int, Rule], ...]], str] = {}
 
 
 def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
@@ -27,29 +27,31 @@ def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str
     """
     rendered: dict[int, str] = {}
     parts = []
+    ra = fde.cie.return_address_register
     for loc, cfa, rules in table:
         regs = rendered.get(id(rules))
         if regs is None:
-            key = tuple(rules.items())
+            key = (ra, tuple(rules.items()))
             regs = _RENDERED_RULES.get(key)
             if regs is None:
-                regs = "{" + ",".join(f'"{register_name(n)}":"{format_rule(rule)}"' for n, rule in key) + "}"
+                regs = "{" + ",".join(f'"{column_name(n, ra)}":"{format_rule(rule)}"' for n, rule in key[1]) + "}"
                 if len(_RENDERED_RULES) < 65536:  # bounded; the same few hundred sets recur across FDEs
                     _RENDERED_RULES[key] = regs
             rendered[id(rules)] = regs
         parts.append(f'{{"loc":{loc},"cfa":"{format_cfa(cfa)}","regs":{regs}}}')
     return (f'{{"offset":{fde.offset},"pc_begin":{fde.pc_begin},"pc_end":{fde.pc_end},'
-            f'"signal_frame":{"true" if fde.signal_frame else "false"},"rows":[{",".join(parts)}]}}')
+            f'"signal_frame":{"true" if fde.signal_frame else "false"},"return_address_register":{ra},'
+            f'"rows":[{",".join(parts)}]}}')
 
 
 def fde_text(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str:
     """One FDE as a row table in the style of ``readelf --debug-dump=frames-interp``."""
-    # readelf puts the return-address column last.
+    # Columns in number order, the return-address column named "ra", as readelf shows them.
     ra = fde.cie.return_address_register
-    cols = sorted({n for _, _, regs in table for n in regs}, key=lambda n: (n == ra, n))
+    cols = sorted({n for _, _, regs in table for n in regs})
     lines = [f"{fde.offset:08x} FDE cie={fde.cie.offset:08x} pc={fde.pc_begin:016x}..{fde.pc_end:016x}"
              f"{' (signal frame)' if fde.signal_frame else ''}",
-             "   LOC           CFA      " + " ".join(f"{register_name(c):<5}" for c in cols)]
+             "   LOC           CFA      " + " ".join(f"{column_name(c, ra):<5}" for c in cols)]
     for loc, cfa, regs in table:
         cells = " ".join(f"{format_rule(regs[c]) if c in regs else 'u':<5}" for c in cols)
         lines.append(f"{loc:016x} {format_cfa(cfa):<8} {cells}".rstrip())
@@ -75,9 +77,9 @@ def module_build_id(module: Module) -> str | None:
     return build_id.hex() if build_id else None
 
 
-def frame_to_dict(frame: Frame, *, source: bool = False,
+def frame_to_dict(frame: Frame, *, source: bool = False, inline: bool = False,
                   _files: dict[int, tuple[str | None, str | None]] | None = None) -> dict[str, Any]:
-    """One frame in the ``unwind --json`` schema (with ``source`` when asked for)."""
+    """One frame in the ``unwind --json`` schema (with ``source`` and ``inlined`` when asked for)."""
     module = frame.module
     file: tuple[str | None, str | None] | None = (None, None)
     if module is not None:
@@ -93,6 +95,7 @@ def frame_to_dict(frame: Frame, *, source: bool = False,
         "pc": frame.pc,
         "cfa": frame.cfa,
         "function": frame.function,
+        "linkage_name": frame.linkage_name,
         "offset": frame.offset,
         "module": module.name if module is not None else None,
         "method": frame.method,
@@ -106,16 +109,19 @@ def frame_to_dict(frame: Frame, *, source: bool = False,
     if source:
         where = frame.source()
         out["source"] = {"file": where[0], "line": where[1]} if where is not None else None
+    if inline:
+        out["inlined"] = [{"function": i.function, "linkage_name": i.linkage_name, "file": i.file,
+                           "line": i.line or None} for i in frame.inlined or ()]
     return out
 
 
-def trace_to_dict(trace: StackTrace, *, source: bool = False) -> dict[str, Any]:
+def trace_to_dict(trace: StackTrace, *, source: bool = False, inline: bool = False) -> dict[str, Any]:
     """One thread in the ``unwind --json`` schema."""
     files: dict[int, tuple[str | None, str | None]] = {}
     return {
         "tid": trace.thread.tid,
         "crashed": trace.thread.crashed,
-        "frames": [frame_to_dict(f, source=source, _files=files) for f in trace.frames],
+        "frames": [frame_to_dict(f, source=source, inline=inline, _files=files) for f in trace.frames],
         "stop_reason": trace.stop_reason.value,
         "stop_detail": trace.stop_detail,
         "reliable": trace.reliable,
@@ -164,6 +170,13 @@ def frame_where(frame: Frame) -> str:
     return "??"
 
 
+def inline_lines(frame: Frame) -> list[str]:
+    """The functions inlined at a frame's pc, innermost first, as gdb shows them: no address of their own."""
+    module = f" ({frame.module.name})" if frame.module is not None else ""
+    return [f"#{frame.index:<3} {'':18} in {i.function}{module}"
+            f"{f' at {i.file}:{i.line}' if i.file else ''}  [inlined]" for i in frame.inlined or ()]
+
+
 def frame_line(frame: Frame, *, source: bool = False) -> str:
     """``#3  0x00007f... in func+0x1c (libc.so.6) [signal frame]`` in the style of gdb's bt."""
     where = frame_where(frame)
@@ -189,10 +202,13 @@ def register_lines(frame: Frame, indent: str = "      ") -> list[str]:
     return [indent + "  ".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
 
 
-def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False) -> list[str]:
+def trace_lines(trace: StackTrace, *, registers: bool = False, source: bool = False,
+                inline: bool = False) -> list[str]:
     """A thread's frames and its stop reason, as text."""
     lines = [thread_header(trace)]
     for f in trace.frames:
+        if inline:
+            lines.extend(inline_lines(f))
         lines.append(frame_line(f, source=source))
         if registers:
             lines.extend(register_lines(f))

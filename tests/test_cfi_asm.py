@@ -131,7 +131,10 @@ def _source_expressions(src: str) -> list:
     return out
 
 
-EXPR_IDS = [n for n, s in zip(IDS, ASM_FILES) if _source_expressions(s)]
+# LLVM 14's dwarfdump stops on sequences GNU tools accept ("DW_CFA_def_cfa_offset found when CFA rule was
+# not RegPlusOffset": docs/oracle-bugs.md); their expressions are checked in the other files.
+LLVM_REFUSES = {"cfa_expression_offset"}
+EXPR_IDS = [n for n, s in zip(IDS, ASM_FILES) if _source_expressions(s) and n not in LLVM_REFUSES]
 
 
 @pytest.mark.parametrize("name", EXPR_IDS)

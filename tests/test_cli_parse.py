@@ -165,7 +165,7 @@ def test_usage_errors_exit_2_with_a_short_message(argv):
     assert all(len(line) <= cli.MAX_MESSAGE + 200 for line in r.stderr.splitlines())
 
 
-def test_the_cfi_and_unwind_paths_import_no_argparse_typing_enum_re_or_json(tmp_path):
+def test_the_cfi_and_unwind_paths_import_no_argparse_typing_enum_re_or_json(corpus):
     """-X importtime lists every module a run imports."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -173,16 +173,20 @@ def test_the_cfi_and_unwind_paths_import_no_argparse_typing_enum_re_or_json(tmp_
     def imported(*args: str) -> set[str]:
         r = subprocess.run([sys.executable, "-X", "importtime", *PY[1:], *args], capture_output=True, text=True,
                            env=env, cwd=ROOT, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
         return set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)$", r.stderr, re.M))
 
+    heavy = {"argparse", "gettext", "locale", "shutil", "typing", "re", "json", "subprocess", "ctypes.util"}
     for args in (["cfi", LIBC], ["cfi", LIBC, "--json"]):
         mods = imported(*args)
         assert "dwarfunwind.cfi.program" in mods  # it did run
-        assert not mods & {"argparse", "gettext", "locale", "shutil", "typing", "enum", "re", "json"}, args
-    mods = imported("unwind", str(tmp_path / "missing.core"))
-    assert "dwarfunwind.program" in mods
-    # enum stays on this path: StopReason is a public str-Enum.
-    assert not mods & {"argparse", "gettext", "locale", "shutil", "typing", "re", "json"}
+        assert not mods & (heavy | {"enum"}), args
+    builder, out = corpus
+    for name in ("c_threads", "cxx_throw"):  # C, and C++ names (demangled through ctypes)
+        mods = imported("unwind", str(builder.artifacts(name, out)["core"]))
+        assert "dwarfunwind.targets.core" in mods
+        # enum stays on this path: StopReason is a public str-Enum.
+        assert not mods & heavy, name
 
 
 def test_import_dwarfunwind_is_lazy_and_complete():

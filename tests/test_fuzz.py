@@ -4,6 +4,7 @@ Examples per property: env DWARFUNWIND_FUZZ_EXAMPLES (``tox -e fuzz`` sets
 2000); by default a small, derandomized run. Bugs the properties found are
 kept as plain tests in tests/regressions/.
 """
+import os
 import random
 import shutil
 
@@ -20,6 +21,8 @@ test_unwind = P.hypothesis_test("unwind")
 test_equivalent_encodings = P.hypothesis_test("equivalent_encodings")
 test_pyelftools = P.hypothesis_test("pyelftools")
 test_robustness = P.hypothesis_test("robustness")
+# Each example is built to be costly: fewer of them in the default run (all of them under tox -e fuzz).
+test_budget = P.hypothesis_test("budget", None if "DWARFUNWIND_FUZZ_EXAMPLES" in os.environ else 15)
 
 _readelf = P.hypothesis_test("readelf")
 _gnu_as = P.hypothesis_test("gnu_as")

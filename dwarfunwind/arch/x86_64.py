@@ -37,6 +37,19 @@ def register_name(regno: int) -> str:
     return f"r{regno}"
 
 
+def column_name(regno: int, ra: int = RA) -> str:
+    """The name readelf gives column ``regno`` of a table whose CIE's return-address column is ``ra``.
+
+    The return-address column is ``ra`` whatever its number; column 16 is ``rip`` when it is not
+    the return-address column (``.cfi_return_column``), otherwise as :func:`register_name`.
+    """
+    if regno == ra:
+        return "ra"
+    if regno == RA:
+        return "rip"
+    return register_name(regno)
+
+
 def llvm_register_name(regno: int) -> str:
     """The name llvm-dwarfdump uses in expressions (upper case, RIP for 16)."""
     if 0 <= regno < 16:

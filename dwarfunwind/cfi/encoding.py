@@ -142,7 +142,7 @@ def encoded_size(encoding: int, address_size: int = 8) -> int | None:
     fmt = encoding & 0x0F
     if encoding == DW_EH_PE_omit:
         return 0
-    if fmt == DW_EH_PE_absptr:
+    if fmt in (DW_EH_PE_absptr, DW_EH_PE_signed):
         return address_size
     s = _FIXED.get(fmt)
     return s.size if s else None
@@ -174,6 +174,10 @@ def read_encoded(
     fmt = encoding & 0x0F
     if fmt == DW_EH_PE_absptr:
         s = _FIXED[DW_EH_PE_udata8 if address_size == 8 else DW_EH_PE_udata4]
+    elif fmt == DW_EH_PE_signed:
+        # "signed absptr" (0x08, 0x18, 0x88, 0x98: LLVM's tests write them): a signed pointer of the
+        # address size, as readelf reads it (its size comes from the low 3 bits, its sign from 0x08).
+        s = _FIXED[DW_EH_PE_sdata8 if address_size == 8 else DW_EH_PE_sdata4]
     elif fmt == DW_EH_PE_uleb128:
         s = None
         value, pos = read_uleb128(buf, pos)

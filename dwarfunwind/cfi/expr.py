@@ -13,6 +13,7 @@ import struct
 
 from ..arch.x86_64 import llvm_register_name
 from ..errors import DwarfUnwindError, ExpressionError
+from .budget import Budget
 from .encoding import EncodingError, read_sleb128, read_uleb128
 
 TYPE_CHECKING = False
@@ -174,11 +175,14 @@ def _signed(v: int) -> int:
     return v - (1 << 64) if v & SIGN else v
 
 
-def evaluate(expr: bytes, machine: MachineState, initial: list[int] | None = None) -> int:
+def evaluate(expr: bytes, machine: MachineState, initial: list[int] | None = None,
+             budget: Budget | None = None) -> int:
     """Evaluate a CFI expression and return the value on top of the stack.
 
     ``initial`` is the starting stack: empty for ``DW_CFA_def_cfa_expression``,
-    ``[cfa]`` for register expression rules.
+    ``[cfa]`` for register expression rules. One expression runs at most
+    :data:`MAX_STEPS` operations; with a ``budget`` they are also charged to the
+    input's total (``expression_steps``), which raises BudgetExceeded when spent.
     """
     stack: list[int] = list(initial or ())
     pos = 0
@@ -266,6 +270,9 @@ def evaluate(expr: bytes, machine: MachineState, initial: list[int] | None = Non
         raise ExpressionError(f"expression truncated at byte {pos}") from None
     except ZeroDivisionError:
         raise ExpressionError("division by zero in expression") from None
+    finally:
+        if budget is not None:
+            budget.spend_expression_steps(steps)
     if not stack:
         raise ExpressionError("expression left an empty stack")
     return stack[-1]

@@ -4,7 +4,20 @@ One function, :func:`run`, executes the instructions and either collects every
 row (:func:`rows`) or stops at the row governing one address (:func:`row_at`).
 Semantics follow DWARF 5 section 6.4.2 and GCC's runtime where they differ:
 ``remember_state``/``restore_state`` carry the CFA rule too, and the ``_sf``
-forms scale by the data alignment factor.
+forms scale by the data alignment factor. Sequences the standard does not
+allow but libgcc, gdb and readelf all accept are accepted the way they do:
+
+* ``def_cfa_offset``/``_sf`` after ``def_cfa_expression`` keeps the expression
+  and records the offset (libgcc: "cfa_how deliberately not set"); a later
+  ``def_cfa_register`` makes register + that offset;
+* before any ``def_cfa`` (``.cfi_startproc simple``) the CFA is undefined;
+* ``restore`` of a column the CIE never set leaves it without a rule;
+* ``restore_state`` with nothing remembered changes nothing (readelf says
+  "Mismatched DW_CFA_restore_state", gdb complains and goes on);
+* an advance past the FDE's end still makes a row (readelf lists it); such rows
+  govern no address.
+
+Work is charged to a :class:`~dwarfunwind.cfi.budget.Budget` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -12,12 +25,14 @@ from __future__ import annotations
 import struct
 
 from ..errors import CFIError
+from .budget import Budget, caps_only, variable
 from .encoding import PointerBases, read_encoded, read_sleb128, read_uleb128
 from .rules import (
     EXPRESSION,
     OFFSET,
     REGISTER,
     SAME_VALUE_RULE,
+    UNDEFINED_CFA,
     UNDEFINED_RULE,
     VAL_EXPRESSION,
     VAL_OFFSET,
@@ -59,8 +74,6 @@ DW_CFA_GNU_window_save = 0x2D
 DW_CFA_GNU_args_size = 0x2E
 DW_CFA_GNU_negative_offset_extended = 0x2F
 
-#: Bound on nested remember_state: deeper nesting is refused as corrupt.
-MAX_STATE_STACK = 256
 #: Bound on DWARF register numbers: larger ones are refused as corrupt.
 MAX_REGISTER = 1 << 16
 
@@ -68,7 +81,6 @@ _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
-_NO_CFA = CFARule(-1, 0, None)
 
 
 class _State:
@@ -92,13 +104,20 @@ def _execute(
     section: str,
     entry_offset: int,
     bases: PointerBases,
+    budget: Budget,
 ) -> tuple[int, int | None]:
     """Run ``code``; return (loc, next_loc): next_loc is where the row ends when stopped early.
 
     Each time the location advances, the row in force so far is appended to
     ``out`` (when given); with ``stop_pc`` the run ends as soon as the location
     would pass it, leaving ``state`` as the row governing ``stop_pc``.
+    Instruction bytes and every rule copied are charged to ``budget``.
     """
+    budget.cfi_work += len(code)  # charged inline: this is the hot path (see Budget.spend_cfi_work)
+    if budget.cfi_work > budget.max_cfi_work:
+        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
+    max_rules = budget.rules_per_row
+    copied = 0
     caf = cie.code_alignment_factor
     daf = cie.data_alignment_factor
     regs = state.regs
@@ -133,7 +152,8 @@ def _execute(
                     pos += 1
                 else:
                     off, pos = read_uleb128(code, pos)
-                state.cfa = CFARule(state.cfa.register, off, None)
+                # The expression stays, if there is one: libgcc's "cfa_how deliberately not set".
+                state.cfa = CFARule(state.cfa.register, off, state.cfa.expression)
                 continue
             elif op == DW_CFA_advance_loc1:
                 new = loc + code[pos] * caf
@@ -160,16 +180,22 @@ def _execute(
                 state.cfa = CFARule(_check_reg(reg), state.cfa.offset, None)
                 continue
             elif op == DW_CFA_remember_state:
-                if len(stack) >= MAX_STATE_STACK:
-                    raise CFIError("remember_state nested too deeply", section, entry_offset)
+                if len(stack) >= budget.remember_depth:
+                    raise CFIError(f"remember_state nested deeper than {budget.remember_depth} "
+                                   f"(cap remember_depth, {variable('remember_depth')})", section, entry_offset)
+                budget.cfi_work += len(regs)
+                if budget.cfi_work > budget.max_cfi_work:
+                    budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                 stack.append((state.cfa, dict(regs)))
                 continue
             elif op == DW_CFA_restore_state:
-                if not stack:
-                    raise CFIError("restore_state without remember_state", section, entry_offset)
-                state.cfa, saved = stack.pop()
-                regs.clear()
-                regs.update(saved)
+                if stack:  # with nothing remembered it changes nothing, as in readelf and gdb
+                    state.cfa, saved = stack.pop()
+                    budget.cfi_work += len(saved)
+                    if budget.cfi_work > budget.max_cfi_work:
+                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
+                    regs.clear()
+                    regs.update(saved)
                 continue
             elif op in (DW_CFA_offset_extended, DW_CFA_val_offset):
                 reg, pos = read_uleb128(code, pos)
@@ -212,7 +238,7 @@ def _execute(
                 continue
             elif op == DW_CFA_def_cfa_offset_sf:
                 off, pos = read_sleb128(code, pos)
-                state.cfa = CFARule(state.cfa.register, off * daf, None)
+                state.cfa = CFARule(state.cfa.register, off * daf, state.cfa.expression)
                 continue
             elif op == DW_CFA_def_cfa_expression:
                 size, pos = read_uleb128(code, pos)
@@ -239,14 +265,29 @@ def _execute(
                 raise CFIError(f"unknown DW_CFA opcode {op:#04x}", section, entry_offset)
             # An advance: the row so far ends here.
             if stop_pc is not None and new > stop_pc:
+                if len(regs) > max_rules:
+                    _check_row(regs, max_rules)
                 return loc, new
             if out is not None:
                 # Consecutive rows often differ only in the CFA: share their rule dicts.
                 if out and out[-1][2] == regs:
                     out.append((loc, state.cfa, out[-1][2]))
                 else:
+                    _check_row(regs, max_rules)
+                    budget.cfi_work += len(regs)
+                    if budget.cfi_work > budget.max_cfi_work:
+                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
+                    copied += len(regs)
+                    if copied > budget.rules_per_fde:
+                        raise CFIError(f"more than {budget.rules_per_fde:,} register rules in its rows "
+                                       f"(cap rules_per_fde, {variable('rules_per_fde')})")
                     out.append((loc, state.cfa, dict(regs)))
+                if len(out) >= budget.rows_per_fde:
+                    raise CFIError(f"more than {budget.rows_per_fde:,} rows "
+                                   f"(cap rows_per_fde, {variable('rows_per_fde')})")
             loc = new
+        if len(regs) > max_rules:
+            _check_row(regs, max_rules)
     except (IndexError, struct.error):
         raise CFIError("instructions run past the end of the entry", section, entry_offset) from None
     except CFIError as e:
@@ -254,6 +295,12 @@ def _execute(
             raise
         raise CFIError(str(e), section, entry_offset) from None
     return loc, None
+
+
+def _check_row(regs: dict[int, Rule], max_rules: int) -> None:
+    if len(regs) > max_rules:
+        raise CFIError(f"{len(regs):,} register rules in one row, more than {max_rules:,} "
+                       f"(cap rules_per_row, {variable('rules_per_row')})")
 
 
 def _check_reg(reg: int) -> int:
@@ -270,14 +317,29 @@ def _restore(regs: dict[int, Rule], initial: dict[int, Rule] | None, reg: int) -
         regs[reg] = rule
 
 
-def _initial_state(cie: CIE, section: str) -> tuple[CFARule, dict[int, Rule]]:
+def _initial_state(cie: CIE, section: str, budget: Budget) -> tuple[CFARule, dict[int, Rule]]:
+    """The CIE's initial rules, computed once; a CIE that cannot be run fails once, then from its cache."""
     cached = cie.initial_state
     if cached is None:
-        state = _State(_NO_CFA, {})
-        _execute(cie.instructions, cie, state, None, 0, None, None, section, cie.offset,
-                 PointerBases(cie.instructions_address))
+        state = _State(UNDEFINED_CFA, {})
+        try:
+            _execute(cie.instructions, cie, state, None, 0, None, None, section, cie.offset,
+                     PointerBases(cie.instructions_address), budget)
+        except CFIError as e:
+            cie.initial_state = e  # 20,000 FDEs sharing a bad CIE must not run it 20,000 times
+            raise
         cached = cie.initial_state = (state.cfa, state.regs)
+    elif isinstance(cached, CFIError):
+        raise cached
     return cached  # type: ignore[return-value]
+
+
+def _fresh_state(fde: FDE, budget: Budget) -> tuple[_State, dict[int, Rule]]:
+    cfa, initial = _initial_state(fde.cie, fde.section, budget)
+    budget.cfi_work += len(initial)
+    if budget.cfi_work > budget.max_cfi_work:
+        budget.cfi_work_exhausted(f"{fde.section} entry at {fde.offset:#x}")
+    return _State(cfa, dict(initial)), initial
 
 
 def _fde_bases(fde: FDE) -> PointerBases:
@@ -286,39 +348,46 @@ def _fde_bases(fde: FDE) -> PointerBases:
     return PointerBases(fde.instructions_address, func=fde.pc_begin)
 
 
-def rows(fde: FDE) -> list[Row]:
-    """Every row of ``fde``, in order, with readelf's convention for row boundaries.
+def rows(fde: FDE, budget: Budget | None = None) -> list[Row]:
+    """Every row of ``fde`` that governs an address, in order, with readelf's row boundaries.
 
     A row is produced each time an advance instruction moves the location, so
-    advances by zero give rows of zero length, as in readelf's output.
+    advances by zero give rows of zero length, as in readelf's output. Rows an
+    advance put at or past the FDE's end govern nothing and are left out
+    (:func:`row_table` keeps them, as readelf lists them).
     """
-    table = row_table(fde)
-    ends = [r[0] for r in table[1:]]
-    ends.append(fde.pc_end)
-    return [Row(loc, end, cfa, regs, fde) for (loc, cfa, regs), end in zip(table, ends)]
+    table = row_table(fde, budget)
+    end_pc = fde.pc_end
+    kept = [table[0]] + [r for r in table[1:] if r[0] < end_pc]
+    ends = [r[0] for r in kept[1:]]
+    ends.append(max(end_pc, kept[-1][0]))
+    return [Row(loc, end, cfa, regs, fde) for (loc, cfa, regs), end in zip(kept, ends)]
 
 
-def row_table(fde: FDE) -> list[tuple[int, CFARule, dict[int, Rule]]]:
-    """The rows of ``fde`` in their lean form, ``(loc, cfa, regs)``, for bulk output.
+def row_table(fde: FDE, budget: Budget | None = None) -> list[tuple[int, CFARule, dict[int, Rule]]]:
+    """The rows of ``fde`` in their lean form, ``(loc, cfa, regs)``, as readelf lists them.
 
     Consecutive rows that differ only in the CFA share one ``regs`` dict, so a
-    formatter can format each dict once (key it by ``id``).
+    formatter can format each dict once (key it by ``id``). ``budget`` is
+    charged for the work (None: only the per-row and per-FDE caps apply).
     """
+    if budget is None:
+        budget = caps_only()
     bases = _fde_bases(fde)
-    cfa, initial = _initial_state(fde.cie, fde.section)
-    state = _State(cfa, dict(initial))
+    state, initial = _fresh_state(fde, budget)
     out: list[tuple[int, CFARule, dict[int, Rule]]] = []
     loc, _ = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, None, out, fde.section,
-                      fde.offset, bases)
+                      fde.offset, bases, budget)
     out.append((loc, state.cfa, out[-1][2] if out and out[-1][2] == state.regs else state.regs))
     return out
 
 
-def row_at(fde: FDE, pc: int) -> Row:
+def row_at(fde: FDE, pc: int, budget: Budget | None = None) -> Row:
     """The row of ``fde`` that governs ``pc``; decodes instructions only up to ``pc``."""
+    if budget is None:
+        budget = caps_only()
     bases = _fde_bases(fde)
-    cfa, initial = _initial_state(fde.cie, fde.section)
-    state = _State(cfa, dict(initial))
+    state, initial = _fresh_state(fde, budget)
     loc, next_loc = _execute(fde.instructions, fde.cie, state, initial, fde.pc_begin, pc, None, fde.section,
-                             fde.offset, bases)
+                             fde.offset, bases, budget)
     return Row(loc, fde.pc_end if next_loc is None else next_loc, state.cfa, state.regs, fde)

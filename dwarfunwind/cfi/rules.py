@@ -33,7 +33,14 @@ class Rule(NamedTuple):
 
 
 class CFARule(NamedTuple):
-    """The rule for the Canonical Frame Address: register + offset, or an expression."""
+    """The rule for the Canonical Frame Address: register + offset, or an expression.
+
+    ``register`` is :data:`UNDEFINED_CFA_REGISTER` (-1) while no ``DW_CFA_def_cfa``,
+    ``def_cfa_register`` or ``def_cfa_expression`` has run (``.cfi_startproc simple``):
+    the CFA is undefined, and ``offset`` only records what ``def_cfa_offset`` said.
+    With an ``expression``, ``register`` and ``offset`` are what a later
+    ``def_cfa_register`` builds on (as in libgcc, gdb and readelf).
+    """
 
     register: int
     offset: int
@@ -41,6 +48,11 @@ class CFARule(NamedTuple):
 
     def __str__(self) -> str:
         return format_cfa(self)
+
+    @property
+    def defined(self) -> bool:
+        """False while the CFA has no rule (nothing defined it yet)."""
+        return self.expression is not None or self.register >= 0
 
 
 class Row(NamedTuple):
@@ -67,23 +79,34 @@ class Row(NamedTuple):
 UNDEFINED, SAME_VALUE, OFFSET, VAL_OFFSET, REGISTER, EXPRESSION, VAL_EXPRESSION = range(7)
 
 
-def __getattr__(name: str) -> object:
-    # RuleKind (an IntEnum) on first use: importing enum costs ~2 ms of every start-up.
-    if name == "RuleKind":
-        from .rulekind import RuleKind  # noqa: F401 - served at run time by __getattr__ below
+if not TYPE_CHECKING:  # hidden from mypy, which reads RuleKind from the import above
 
-        return RuleKind
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> object:
+        # RuleKind (an IntEnum) on first use: importing enum costs ~2 ms of every start-up.
+        if name == "RuleKind":
+            from .rulekind import RuleKind
+
+            return RuleKind
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 UNDEFINED_RULE = Rule(UNDEFINED, 0)
+#: The register of a CFA rule that nothing has defined yet.
+UNDEFINED_CFA_REGISTER = -1
+UNDEFINED_CFA = CFARule(UNDEFINED_CFA_REGISTER, 0, None)
 SAME_VALUE_RULE = Rule(SAME_VALUE, 0)
 
 
 def format_cfa(cfa: CFARule) -> str:
-    """The CFA in readelf's frames-interp notation: ``rsp+8`` or ``exp``."""
+    """The CFA in readelf's frames-interp notation: ``rsp+8`` or ``exp``; ``u`` when undefined."""
     text = _FORMATTED_CFA.get(cfa)
     if text is None:
-        text = "exp" if cfa.expression is not None else f"{register_name(cfa.register)}{cfa.offset:+d}"
+        if cfa.expression is not None:
+            text = "exp"
+        elif cfa.register < 0:
+            text = "u"  # readelf prints its zeroed state, "rax+N": see docs/oracle-bugs.md
+        else:
+            text = f"{register_name(cfa.register)}{cfa.offset:+d}"
         if len(_FORMATTED_CFA) < 4096:  # bounded memo: a few hundred distinct CFA rules in a libc
             _FORMATTED_CFA[cfa] = text
     return text
@@ -102,7 +125,11 @@ _FORMATTED: dict[Rule, str] = {}
 
 
 def format_rule(rule: Rule) -> str:
-    """A register rule in readelf's frames-interp notation (``u s c-16 v+8 exp vexp rbx``)."""
+    """A register rule in readelf's frames-interp notation (``u s c-16 v+8 exp vexp rbx``).
+
+    A register operand is named by :func:`register_name` (16 is ``ra``), as readelf
+    names it whatever the CIE's return-address column.
+    """
     text = _FORMATTED.get(rule)
     if text is None:
         text = _format_rule(rule)

@@ -124,16 +124,21 @@ class CFISection:
         self.is_eh = name != ".debug_frame"
         self._bases = PointerBases(address, text_base, data_base)
         self._cies: dict[int, CIE] = {}
+        self._bad_cies: dict[int, CFIError] = {}  # a CIE that cannot be parsed fails once, then from here
         self._fde_cache: dict[int, FDE] = {}
         self._hdr_table: _HdrTable | None = None
-        if hdr is not None and self.is_eh:
-            try:
-                self._hdr_table = _HdrTable.parse(hdr, hdr_address, address)
-            except CFIError:
-                self._hdr_table = None  # a broken header only costs speed: fall back to our index
         self._index: tuple[list[int], list[int]] | None = None
         #: Problems met while building the index (each entry still readable is used).
         self.index_errors: list[CFIError] = []
+        #: Oddities that cost nothing but are worth saying once (a zero terminator before the end).
+        self.warnings: list[CFIError] = []
+        if hdr is not None and self.is_eh:
+            try:
+                self._hdr_table = _HdrTable.parse(hdr, hdr_address, address)
+            except CFIError as e:
+                # A broken header only costs speed: lookups use our own index.
+                self.index_errors.append(e)
+                self._hdr_table = None
 
     # -- entries -------------------------------------------------------------------------
 
@@ -171,13 +176,20 @@ class CFISection:
         return ident == (0xFFFFFFFFFFFFFFFF if is64 else 0xFFFFFFFF)
 
     def cie_at(self, offset: int) -> CIE:
-        """The CIE at ``offset`` (cached)."""
+        """The CIE at ``offset`` (cached, and so is the error of a CIE that cannot be parsed)."""
         cie = self._cies.get(offset)
         if cie is None:
-            end, idpos, ident, is64 = self._header(offset)
-            if end == idpos or not self._is_cie(ident, is64):
-                raise CFIError("CIE pointer does not point at a CIE", self.name, offset)
-            cie = self._parse_cie(offset, idpos + (8 if is64 else 4), end)
+            bad = self._bad_cies.get(offset)
+            if bad is not None:
+                raise bad.with_traceback(None)
+            try:
+                end, idpos, ident, is64 = self._header(offset)
+                if end == idpos or not self._is_cie(ident, is64):
+                    raise CFIError("CIE pointer does not point at a CIE", self.name, offset)
+                cie = self._parse_cie(offset, idpos + (8 if is64 else 4), end)
+            except CFIError as e:
+                self._bad_cies[offset] = e
+                raise
             self._cies[offset] = cie
         return cie
 
@@ -217,13 +229,13 @@ class CFISection:
                     raise CFIError("CIE augmentation data runs past the entry", self.name, offset)
                 for ch in augmentation[1:]:
                     if ch == "R":
-                        cie.fde_encoding = data[pos]
+                        cie.fde_encoding = _check_encoding(data[pos], "FDE")
                         pos += 1
                     elif ch == "L":
-                        cie.lsda_encoding = data[pos]
+                        cie.lsda_encoding = _check_encoding(data[pos], "LSDA")
                         pos += 1
                     elif ch == "P":
-                        enc = data[pos]
+                        enc = _check_encoding(data[pos], "personality")
                         cie.personality_encoding = enc
                         bases = PointerBases(self.address, self._bases.text, self._bases.data)
                         cie.personality, pos = read_encoded(data, pos + 1, enc, bases, address_size)
@@ -312,6 +324,8 @@ class CFISection:
         """
         offset = 0
         size = len(self.data)
+        reported: set[int] = set()  # ids of errors said already (a bad CIE is said once, not per FDE)
+        terminator: int | None = None
         while offset < size:
             try:
                 end, idpos, ident, is64 = self._header(offset)
@@ -321,16 +335,24 @@ class CFISection:
                 errors.append(e)
                 # A broken length hides where the next entry starts; .eh_frame_hdr knows
                 # where every FDE starts, so the rest of the section can still be served.
-                resume = self._hdr_table.next_fde_offset(offset) if self._hdr_table is not None else None
+                resume = self._resume_after(offset, errors)
                 if resume is None:
                     return
                 offset = resume
                 continue
             if end == idpos:
                 if self.is_eh:
-                    return  # a zero length terminates .eh_frame
+                    # A zero length ends .eh_frame for the runtime, but post-link tools (BOLT) leave
+                    # entries after one, listed in .eh_frame_hdr; readelf lists them, so do we.
+                    if terminator is None:
+                        terminator = offset
+                    if not any(self.data[end:]):
+                        return  # only padding (or nothing) after it
                 offset = end
                 continue
+            if terminator is not None and not self.warnings:
+                self.warnings.append(CFIError("zero terminator before the end of the section; the entries after "
+                                              "it are listed too", self.name, terminator))
             try:
                 if self._is_cie(ident, is64):
                     yield self.cie_at(offset)
@@ -342,8 +364,21 @@ class CFISection:
             except CFIError as e:
                 if errors is None:
                     raise
-                errors.append(e)
+                if id(e) not in reported:
+                    reported.add(id(e))
+                    errors.append(e)
             offset = end
+
+    def _resume_after(self, offset: int, errors: list[CFIError]) -> int | None:
+        """Where the next FDE after ``offset`` starts, from .eh_frame_hdr (None: unknown)."""
+        if self._hdr_table is None:
+            return None
+        try:
+            return self._hdr_table.next_fde_offset(offset)
+        except CFIError as e:
+            errors.append(e)
+            self._hdr_table = None
+            return None
 
     def fdes(self, errors: list[CFIError] | None = None) -> Iterator[FDE]:
         """Every FDE in section order (see :meth:`entries` for ``errors``)."""
@@ -360,7 +395,7 @@ class CFISection:
             if fde.pc_range:
                 items.append((fde.pc_begin, fde.offset))
         items.sort()
-        self.index_errors = errors
+        self.index_errors.extend(errors)
         return [b for b, _ in items], [o for _, o in items]
 
     def fde_for(self, pc: int) -> FDE | None:
@@ -370,11 +405,17 @@ class CFISection:
         our own, built once from a scan of the entry headers.
         """
         if self._hdr_table is not None:
-            off = self._hdr_table.lookup(pc)
-            if off is None:
-                return None
-            fde = self.fde_at(off)
-            return fde if fde.pc_begin <= pc < fde.pc_end else None
+            try:
+                off = self._hdr_table.lookup(pc)
+            except CFIError as e:
+                # A header that cannot be read: say it once and serve lookups from our own index.
+                self.index_errors.append(e)
+                self._hdr_table = None
+            else:
+                if off is None:
+                    return None
+                fde = self.fde_at(off)  # a bad FDE is the FDE's problem, not the header's
+                return fde if fde.pc_begin <= pc < fde.pc_end else None
         if self._index is None:
             self._index = self._build_index()
         begins, offsets = self._index
@@ -385,6 +426,18 @@ class CFISection:
             if fde.pc_begin <= pc < fde.pc_end:
                 return fde
         return None
+
+
+_KNOWN_FORMATS = frozenset({0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x09, 0x0A, 0x0B, 0x0C})
+_KNOWN_APPLICATIONS = frozenset({0x00, 0x10, 0x20, 0x30, 0x40, 0x50})
+
+
+def _check_encoding(encoding: int, what: str) -> int:
+    """``encoding`` if we can read pointers in it, else a CFIError for the CIE (said once, not per FDE)."""
+    if encoding != DW_EH_PE_omit and (encoding & 0x0F not in _KNOWN_FORMATS
+                                      or encoding & 0x70 not in _KNOWN_APPLICATIONS):
+        raise CFIError(f"unknown {what} pointer encoding {encoding:#04x}")
+    return encoding
 
 
 class _HdrTable:
@@ -413,11 +466,13 @@ class _HdrTable:
         count, pos = read_encoded(hdr, pos, count_enc, bases)
         if count is None or table_enc == DW_EH_PE_omit:
             raise CFIError(".eh_frame_hdr has no search table", ".eh_frame_hdr", 0)
-        if table_enc != 0x3B and (table_enc & 0x0F) in (0x01, 0x09):
-            raise CFIError("LEB128 search table is not searchable", ".eh_frame_hdr", 0)
-        entry = 8 if table_enc == 0x3B else 0
-        if entry and pos + count * entry > len(hdr):
-            raise CFIError("search table runs past the end of the section", ".eh_frame_hdr", pos)
+        from .encoding import encoded_size
+
+        size = encoded_size(table_enc)
+        if not size:
+            raise CFIError(f"search table encoding {table_enc:#04x} is not searchable", ".eh_frame_hdr", 3)
+        if pos + count * 2 * size > len(hdr):
+            raise CFIError(f"search table of {count} entries runs past the end of the section", ".eh_frame_hdr", pos)
         return cls(hdr, pos, count, table_enc, bases, eh_address)
 
     def _entry(self, i: int) -> tuple[int, int]:
@@ -429,8 +484,12 @@ class _HdrTable:
 
         size = encoded_size(self.enc) or 8
         p = self.pos + 2 * size * i
-        loc, p = read_encoded(self.data, p, self.enc, self.bases)
-        addr, _ = read_encoded(self.data, p, self.enc, self.bases)
+        try:
+            loc, p = read_encoded(self.data, p, self.enc, self.bases)
+            addr, _ = read_encoded(self.data, p, self.enc, self.bases)
+        except CFIError as e:
+            raise CFIError(f"search table entry {i}: {str(e).split(': ', 1)[-1]}", ".eh_frame_hdr",
+                           self.pos + 2 * size * i) from None
         return loc or 0, addr or 0
 
     def next_fde_offset(self, offset: int) -> int | None:

@@ -6,16 +6,16 @@ import bisect
 import os
 from collections.abc import Iterator
 
+from ..cfi.budget import Budget
 from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
-from .demangle import demangle
-from .reader import ET_REL, ELFReader, apply_relocations, symbol_entries, symbol_name
+from .reader import ET_REL, PT_LOAD, ELFReader, apply_relocations, symbol_entries, symbol_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .lines import LineTable
+    from ..symbolize.symcache import SourceLocation, SourceTable
 
 DEBUG_ROOT = "/usr/lib/debug"
 
@@ -33,10 +33,11 @@ class ElfFile:
         self._debug_root = debug_root
         self._find_debug = find_debug
         self._debug: ELFReader | None | bool = False  # False: not looked for yet
+        self._fetched = False  # asked debuginfod already
         self._sections: list[CFISection] | None = None
         self._debug_sections_added = False
         self._symbols: SymbolTable | None = None
-        self._lines: "LineTable | None | bool" = None  # False: looked for, none
+        self._lines: "SourceTable | None | bool" = None  # False: looked for, none
         #: Problems met while opening sections (the rest is still served).
         self.errors: list[DwarfUnwindError] = []
 
@@ -53,8 +54,12 @@ class ElfFile:
         except ELFError:
             return None
 
-    def debug_file(self) -> ELFReader | None:
-        """The separate debug file, by build-id then .gnu_debuglink, or None."""
+    def debug_file(self, *, fetch: bool = False) -> ELFReader | None:
+        """The separate debug file, by build-id then .gnu_debuglink, or None.
+
+        With ``fetch``, and none found here, it is asked of the debuginfod servers
+        (DEBUGINFOD_URLS or --debuginfod), once.
+        """
         if self._debug is False:
             self._debug = None
             if self._find_debug and self._debug_root:
@@ -66,6 +71,20 @@ class ElfFile:
                             break
                     except ELFError:
                         continue
+        if fetch and self._debug is None and not self._fetched and self._find_debug:
+            self._fetched = True
+            from ..symbolize import debuginfod
+
+            bid = self.build_id
+            path = debuginfod.fetch(bid, "debuginfo", os.path.basename(self.path)) \
+                if bid and debuginfod.enabled() else None
+            if path is not None:
+                try:
+                    self._debug = ELFReader.open(path)
+                    self._debug_sections_added = False  # its .debug_frame may now serve
+                    self._sections = None
+                except ELFError as e:
+                    self.errors.append(e)
         return self._debug  # type: ignore[return-value]
 
     def _debug_candidates(self) -> Iterator[str]:
@@ -133,22 +152,29 @@ class ElfFile:
 
     def fde_for(self, address: int) -> FDE | None:
         """The FDE covering ``address``: .eh_frame first, then .debug_frame (also from a debug file)."""
-        for section in self.cfi_sections(include_debug_file=True):
-            try:
-                fde = section.fde_for(address)
-            except CFIError as e:
-                self.errors.append(e)
-                continue
-            if fde is not None:
-                return fde
+        for attempt in range(2):
+            for section in self.cfi_sections(include_debug_file=True):
+                try:
+                    fde = section.fde_for(address)
+                except CFIError as e:
+                    self.errors.append(e)
+                    continue
+                if fde is not None:
+                    return fde
+            # No CFI here: a debug file from debuginfod may have a .debug_frame (asked once).
+            if attempt or self._fetched or self._debug is not None or self.debug_file(fetch=True) is None:
+                break
         return None
 
-    def row_for(self, address: int) -> Row | None:
-        """The unwind row that governs ``address`` (an unrelocated address of this file), or None."""
+    def row_for(self, address: int, budget: Budget | None = None) -> Row | None:
+        """The unwind row that governs ``address`` (an unrelocated address of this file), or None.
+
+        The decoding is charged to ``budget`` (None: only the per-row and per-FDE caps apply).
+        """
         fde = self.fde_for(address)
         if fde is None:
             return None
-        return row_at(fde, address)
+        return row_at(fde, address, budget)
 
     def rows(self, fde: FDE) -> list[Row]:
         """Every row of ``fde``."""
@@ -156,25 +182,33 @@ class ElfFile:
 
     # -- source lines ------------------------------------------------------------------------------
 
-    def source(self, address: int) -> tuple[str, int] | None:
-        """(file, line) for an unrelocated address, from this file's or its debug file's line tables."""
+    def source_chain(self, address: int) -> list[SourceLocation]:
+        """The inline chain at an unrelocated address, innermost inlined function first, the containing
+        function last, each with its file and line; from this file's or its debug file's DWARF."""
         if self._lines is None:
             self._lines = False
-            for reader in (self.reader, self.debug_file()):
+            for reader in (self.reader, self.debug_file(fetch=self.reader.section(".debug_line") is None)):
                 if reader is not None and reader.section(".debug_line") is not None and \
                         reader.section(".debug_info") is not None and reader.name != "[vdso]":
-                    from .lines import LineTable
+                    from ..symbolize.symcache import SourceTable
 
-                    self._lines = LineTable(reader.name)
+                    self._lines = SourceTable(reader.name, self.build_id, _image_base(reader))
                     break
         if self._lines is False:
-            return None
+            return []
         try:
             return self._lines.lookup(address)  # type: ignore[union-attr]
         except DwarfUnwindError as e:
             self.errors.append(e)
             self._lines = False
+            return []
+
+    def source(self, address: int) -> tuple[str, int] | None:
+        """(file, line) in the function containing an unrelocated address (the outermost inlined call's line)."""
+        chain = self.source_chain(address)
+        if not chain or chain[-1].file is None:
             return None
+        return chain[-1].file, chain[-1].line
 
     # -- symbols ----------------------------------------------------------------------------------
 
@@ -188,7 +222,7 @@ class ElfFile:
         try:
             table = None if self.reader.section(".symtab") is None else self.reader.symbol_table()
             if table is None:
-                debug = self.debug_file()
+                debug = self.debug_file(fetch=True)
                 table = (debug.symbol_table() if debug is not None else None) or self.reader.symbol_table()
         except ELFError as e:
             self.errors.append(e)
@@ -196,13 +230,21 @@ class ElfFile:
         return SymbolTable(*table) if table is not None else SymbolTable(b"", b"")
 
 
+def _image_base(reader: ELFReader) -> int:
+    """The first PT_LOAD's address: SymCache addresses are relative to it (0 for PIE and libraries)."""
+    try:
+        return next((s.vaddr for s in reader.segments if s.type == PT_LOAD), 0)
+    except ELFError:
+        return 0
+
+
 class SymbolTable:
     """Function and object symbols sorted by address; names are decoded only when looked up.
 
     Several names often share an address (aliases, versioned names): one is kept,
     preferring a sized symbol, then global over weak over local, then the default
-    version (name@@V). It is shown without its version and demangled, as gdb and
-    eu-stack show it.
+    version (name@@V). It is given without its version, not demangled (see
+    dwarfunwind.symbolize.demangle).
     """
 
     def __init__(self, raw: bytes, strtab: bytes) -> None:
@@ -232,4 +274,4 @@ class SymbolTable:
         if size and address >= value + size:
             return None
         name = symbol_name(self._strtab, name_off)
-        return demangle(name.split("@", 1)[0] or name), address - value
+        return name.split("@", 1)[0] or name, address - value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import struct
 import zlib
 from collections.abc import Iterator
@@ -44,8 +45,15 @@ _CHDR = struct.Struct("<IIQQ")
 MAX_SECTIONS = 1 << 16
 MAX_SEGMENTS = 1 << 16
 MAX_NOTES = 1 << 20
-#: A compressed section may expand to at most this many bytes.
+#: A compressed section may expand to at most this many bytes...
 MAX_DECOMPRESSED = 1 << 30
+#: ...and to at most this many times its compressed size (debug sections compress 3-10 times;
+#: zlib's own limit is about 1,000). Raised with DWARFUNWIND_MAX_INFLATE_RATIO.
+MAX_INFLATE_RATIO = 64
+
+#: e_machine values of the architectures users are likely to hand us by mistake.
+_MACHINES = {3: "i386", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64", 22: "s390", 40: "ARM", 43: "SPARC V9",
+             50: "IA-64", 183: "AArch64", 243: "RISC-V", 258: "LoongArch"}
 
 
 class Section(NamedTuple):
@@ -89,23 +97,39 @@ class ELFReader:
             raise ELFError(f"{name}: only 64-bit little-endian ELF is supported")
         (_, self.type, self.machine, _, self.entry, self.phoff, self.shoff, _, _, phentsize, phnum,
          shentsize, shnum, shstrndx) = _EHDR.unpack_from(data, 0)
+        if self.machine != EM_X86_64:
+            # Decoding another architecture's CFI with x86-64 register names would be wrong, quietly.
+            arch = _MACHINES.get(self.machine, "not x86-64")
+            raise ELFError(f"{name}: an {arch} ELF file (e_machine {self.machine}); only x86-64 is supported")
         self._phnum, self._phentsize = phnum, phentsize
         self._shnum, self._shentsize, self._shstrndx = shnum, shentsize, shstrndx
         self._sections: list[Section] | None = None
+        self._rela_by_target: dict[int, list[Section]] | None = None
         self._segments: list[Segment] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> "ELFReader":
-        """Map ``path`` read-only."""
+        """Map ``path`` read-only.
+
+        Opened with O_NONBLOCK and refused unless it is a regular file: a FIFO (or a
+        device) given as an input, or planted where a debug file is looked for, must
+        not block the open or the read.
+        """
+        name = os.fspath(path)
         try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size == 0:
-                    raise ELFError(f"{os.fspath(path)}: empty file")
-                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise ELFError(f"{name}: not a regular file")
+                if st.st_size == 0:
+                    raise ELFError(f"{name}: empty file")
+                data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            finally:
+                os.close(fd)
         except OSError as e:
-            raise ELFError(f"{os.fspath(path)}: {e.strerror or e}") from None
-        return cls(data, os.fspath(path))
+            raise ELFError(f"{name}: {e.strerror or e}") from None
+        return cls(data, name)
 
     def read(self, offset: int, size: int, what: str = "data") -> bytes:
         """``size`` bytes at file ``offset``, or ELFError naming ``what`` if past the end."""
@@ -257,27 +281,45 @@ ET_REL = 1
 _RELOC_TYPES = {1: (8, False), 2: (4, True), 10: (4, False), 11: (4, False), 24: (8, True)}
 
 
+def relocation_sections(reader: "ELFReader") -> dict[int, list[Section]]:
+    """The SHT_RELA sections of ``reader`` by the index of the section they apply to (sh_info).
+
+    Built in one pass over the section headers (cached on the reader): an object with
+    60,000 RELA sections must not cost a header lookup per section per section.
+    """
+    cached = reader._rela_by_target
+    if cached is not None:
+        return cached
+    sections = reader.sections
+    raw = reader.read(reader.shoff, len(sections) * _SHDR.size, "section header table") if sections else b""
+    by_target: dict[int, list[Section]] = {}
+    for i, sec in enumerate(sections):
+        if sec.type == SHT_RELA and sec.link < len(sections) and sec.entsize in (0, _RELA.size):
+            info = _SHDR.unpack_from(raw, i * _SHDR.size)[7]
+            by_target.setdefault(info, []).append(sec)
+    reader._rela_by_target = by_target
+    return by_target
+
+
 def apply_relocations(reader: "ELFReader", section: Section, data: bytes) -> bytes:
     """``data`` of ``section`` with its SHT_RELA relocations applied (relocatable objects).
 
     In a .o file the CIE pointers of .debug_frame and the pc fields of every FDE
     are left zero and filled in by relocations; readelf applies them, and so do we.
     Symbols resolve to their st_value (sections of a .o all sit at address 0).
+    Each relocation section is read once and each symbol table once.
     """
     sections = reader.sections
     index = sections.index(section)
     out = bytearray(data)
-    for rela in sections:
-        if rela.type != SHT_RELA or rela.link >= len(sections) or rela.entsize not in (0, _RELA.size):
-            continue
-        # sh_info of a RELA section is the index of the section it applies to.
-        raw_hdr = reader.read(reader.shoff + sections.index(rela) * _SHDR.size, _SHDR.size, "section header")
-        if _SHDR.unpack(raw_hdr)[7] != index:
-            continue
-        symtab = reader.section_data(sections[rela.link])
+    symtabs: dict[int, bytes] = {}
+    for rela in relocation_sections(reader).get(index, ()):
+        symtab = symtabs.get(rela.link)
+        if symtab is None:
+            symtab = symtabs[rela.link] = reader.section_data(sections[rela.link])
         relocs = reader.section_data(rela)
-        for i in range(len(relocs) // _RELA.size):
-            offset, info, addend = _RELA.unpack_from(relocs, i * _RELA.size)
+        usable = len(relocs) - len(relocs) % _RELA.size
+        for offset, info, addend in _RELA.iter_unpack(relocs[:usable]):
             rtype, symidx = info & 0xFFFFFFFF, info >> 32
             kind = _RELOC_TYPES.get(rtype)
             if kind is None or (symidx + 1) * _SYM.size > len(symtab):
@@ -290,6 +332,16 @@ def apply_relocations(reader: "ELFReader", section: Section, data: bytes) -> byt
                 value -= section.addr + offset
             out[offset : offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
     return bytes(out)
+
+
+def _inflate_ratio() -> int:
+    text = os.environ.get("DWARFUNWIND_MAX_INFLATE_RATIO")
+    if not text:
+        return MAX_INFLATE_RATIO
+    try:
+        return max(1, int(text, 0))
+    except ValueError:
+        raise ELFError(f"DWARFUNWIND_MAX_INFLATE_RATIO={text[:40]!r} is not a number") from None
 
 
 def parse_notes(raw: bytes, where: str = "") -> Iterator[Note]:
@@ -314,6 +366,10 @@ def parse_notes(raw: bytes, where: str = "") -> Iterator[Note]:
 def _inflate(raw: bytes, size: int, where: str) -> bytes:
     if size > MAX_DECOMPRESSED:
         raise ELFError(f"{where}: claims {size} bytes uncompressed, more than we inflate")
+    ratio = _inflate_ratio()
+    if size > ratio * max(len(raw), 1):
+        raise ELFError(f"{where}: claims {size:,} bytes uncompressed from {len(raw):,}, more than {ratio} times "
+                       "(cap inflate_ratio, DWARFUNWIND_MAX_INFLATE_RATIO)")
     try:
         d = zlib.decompressobj()
         out = d.decompress(raw, size + 1)

@@ -8,6 +8,14 @@ hypothesis that is ``st.randoms(use_true_random=False)``, so choices shrink.
 The encoder records the *features* it used, so a property can leave out
 exactly the cases an oracle is known to get wrong.
 
+Besides spec-valid programs it writes, now and then, sequences the standard does
+not allow but libgcc, gdb and readelf accept with a meaning that leaves the rows
+as the model says: ``def_cfa_offset``/``_sf`` while an expression CFA is in force
+(features ``offset_under_expression``, ``offset_after_expression``), ``restore``
+of a column with no rule anywhere (``restore_unset``), ``restore_state`` with
+nothing remembered (``restore_state_empty``) and a row past the FDE's end
+(``advance_past_end``). The readelf property checks them against readelf.
+
 construct describes the fixed layouts (ELF, section and program headers,
 .eh_frame_hdr, the CIE header); it is imported lazily with this module.
 """
@@ -200,6 +208,11 @@ class InstructionEncoder:
         if tgt.expression is not None:
             if cur.expression != tgt.expression:
                 out += bytes([0x0F]) + _u(len(tgt.expression)) + tgt.expression
+            elif not self.in_cie and rng.random() < 0.3 and "offset_under_expression" not in self.avoid:
+                # Spec-invalid, accepted by libgcc, gdb and readelf: the expression stays, the offset is noted.
+                off = rng.randrange(0, 256)
+                out += bytes([0x0E]) + _u(off) if rng.random() < 0.5 else bytes([0x13]) + _s(rng.randrange(-32, 32))
+                self.features.add("offset_under_expression")
             return
         if cur.expression is None and (cur.register, cur.offset) == (tgt.register, tgt.offset):
             return
@@ -209,7 +222,14 @@ class InstructionEncoder:
             options.append(("def_cfa", bytes([0x0C]) + _u(reg) + _u(off)))
         if off % daf == 0:
             options.append(("def_cfa_sf", bytes([0x12]) + _u(reg) + _s(off // daf)))
-        # After an expression CFA, def_cfa_register/_offset would combine with a stale rule.
+        if cur.expression is not None and not self.in_cie:
+            # Spec-invalid, accepted by GNU tools: an offset noted under the expression, then a register.
+            if off >= 0:
+                options.append(("offset_after_expression", bytes([0x0E]) + _u(off) + bytes([0x0D]) + _u(reg)))
+            if off % daf == 0:
+                options.append(("offset_after_expression",
+                                bytes([0x13]) + _s(off // daf) + bytes([0x0D]) + _u(reg)))
+        # After an expression CFA, def_cfa_register/_offset alone would combine with a stale rule.
         if cur.expression is None:
             if cur.register == reg:
                 if off >= 0:
@@ -280,6 +300,13 @@ class InstructionEncoder:
             else:
                 self.rule(reg, cur[1].get(reg), tgt[1].get(reg), initial)
             self.noise()
+        if not self.in_cie and self.rng.random() < 0.1 and "restore_unset" not in self.avoid:
+            # restore of a column neither the CIE nor the row has a rule for: no rule, as before.
+            unset = [r for r in range(16) if r not in tgt[1] and r not in initial]
+            if unset:
+                reg = self.rng.choice(unset)
+                self.out += bytes([0xC0 | reg]) if self.rng.random() < 0.5 else bytes([0x06]) + _u(reg)
+                self.features.add("restore_unset")
 
     def noise(self) -> None:
         """Instructions that change no rule: nops and DW_CFA_GNU_args_size."""
@@ -342,11 +369,16 @@ def encode_fde_instructions(cie: CIEModel, fde: FDEModel, rng: random.Random, fe
     initial = dict(ENTRY_REGS)
     cur: tuple[CFARule, dict[int, Rule]] = (ENTRY_CFA, dict(initial))
     stack: list[tuple[CFARule, dict[int, Rule]]] = []
+    remembered_at: list[int] = []  # where each remember_state of the stack was written
     prev_loc = 0
     for row in fde.rows:
         tgt = (row.cfa, row.rules)
+        if not stack and rng.random() < 0.05 and "restore_state_empty" not in avoid:
+            enc.out.append(0x0B)  # nothing remembered: changes nothing (readelf: "Mismatched ...")
+            features.add("restore_state_empty")
         if row.loc != prev_loc:
             if rng.random() < 0.2 and "remember_state" not in avoid:
+                remembered_at.append(len(enc.out))
                 enc.out.append(0x0A)
                 features.add("remember_state")
                 stack.append(cur)
@@ -355,9 +387,23 @@ def encode_fde_instructions(cie: CIEModel, fde: FDEModel, rng: random.Random, fe
                 enc.out.append(0x0B)
                 features.add("restore_state")
                 cur = stack.pop()
+                remembered_at.pop()
             prev_loc = row.loc
         enc.state(cur, tgt, initial)
         cur = (tgt[0], dict(tgt[1]))
+    if remembered_at:
+        if "remember_left" in avoid:
+            # Never restored, so it changes no row: a nop of the same size says the same.
+            for i in remembered_at:
+                enc.out[i] = 0x00
+        else:
+            features.add("remember_left")
+    if rng.random() < 0.1 and "advance_past_end" not in avoid:
+        # A row past the FDE's end: readelf lists it, it governs no address.
+        caf = cie.code_alignment_factor
+        d = (fde.pc_range - prev_loc) // caf + 1 + rng.randrange(0, 200)
+        enc.out += bytes([0x04]) + struct.pack("<I", d) + bytes([0x80 | 3]) + _u(rng.randrange(1, 8))
+        features.add("advance_past_end")
     return bytes(enc.out)
 
 

@@ -161,6 +161,63 @@ def encoder_choices() -> st.SearchStrategy[random.Random]:
     return st.randoms(use_true_random=False)
 
 
+# -- expensive but valid ----------------------------------------------------------------------
+
+
+def _uleb(v: int) -> bytes:
+    from ..cfi.encoding import encode_uleb128
+
+    return encode_uleb128(v)
+
+
+def countdown_expression(n: int) -> bytes:
+    """A valid DWARF expression that loops ``n`` times (4 operations each) and leaves 0 on the stack."""
+    import struct
+
+    return b"\x10" + _uleb(n) + b"\x31\x1c\x12\x28" + struct.pack("<h", -(3 + len(_uleb(n))))
+
+
+@st.composite
+def expensive_eh_frames(draw: st.DrawFn) -> bytes:
+    """A .eh_frame (at address 0) of valid CFI built to be costly: long expression loops, wide rows,
+    deep remember stacks and many remember/restore pairs, CIEs shared by many FDEs.
+
+    Sizes are drawn around the budgets' caps (docs/security.md), so both sides of each are met.
+    """
+    import struct
+
+    out = bytearray()
+
+    def entry(body: bytes) -> int:
+        offset = len(out)
+        body += bytes(-(len(body) + 4) % 8)
+        out.extend(struct.pack("<I", len(body)) + body)
+        return offset
+
+    cies = []
+    for _ in range(draw(st.integers(1, 3))):
+        body = bytearray(b"\x0c\x07\x10\x90\x01")  # CFA rsp+16, ra at CFA-8
+        for reg in range(17, 17 + draw(st.integers(0, 600))):  # a wide row
+            body += b"\x05" + _uleb(reg) + _uleb(2)
+        for reg in range(700, 700 + draw(st.integers(0, 8))):  # long loops as val_expression rules
+            expr = countdown_expression(draw(st.integers(1, 2400)))
+            body += b"\x16" + _uleb(reg) + _uleb(len(expr)) + expr
+        cies.append(entry(struct.pack("<I", 0) + b"\x01zR\x00\x01\x78\x10\x01\x00" + bytes(body)))
+    pc = 0x1000
+    for _ in range(draw(st.integers(1, 40))):
+        code = bytearray()
+        depth = draw(st.integers(0, 300))  # a deep remember stack (the cap is 256)
+        code += b"\x0a" * depth
+        pairs = draw(st.integers(0, 2000))
+        code += b"\x41\x0a\x0b" * pairs  # rows, each remembering and restoring the whole row
+        code += b"\x0b" * draw(st.integers(0, depth))
+        cie = draw(st.sampled_from(cies))
+        field = len(out) + 4
+        entry(struct.pack("<IQQ", field - cie, pc, 0x10000) + b"\x00" + bytes(code))
+        pc += 0x10000
+    return bytes(out) + b"\0\0\0\0"
+
+
 # -- mutations --------------------------------------------------------------------------------
 
 
@@ -234,6 +291,7 @@ def apply_mutations(data: bytes, edits: list[Mutation]) -> bytes:
 
 
 __all__ = [
-    "AUX_ENCODINGS", "FDE_ENCODINGS", "apply_mutations", "caller_registers", "encoder_choices", "entry_offsets",
-    "frame_layouts", "mutations", "section_models", "signal_frames", "unwind_cases",
+    "AUX_ENCODINGS", "FDE_ENCODINGS", "apply_mutations", "caller_registers", "countdown_expression",
+    "encoder_choices", "entry_offsets", "expensive_eh_frames", "frame_layouts", "mutations", "section_models",
+    "signal_frames", "unwind_cases",
 ]

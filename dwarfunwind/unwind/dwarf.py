@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
+from ..cfi.budget import Budget
 from ..cfi.expr import RegisterUnavailable, evaluate
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
-from ..errors import MemoryReadError
+from ..errors import CFIError, MemoryReadError
 
 ReadMemory = Callable[[int, int], bytes]
 MASK = (1 << 64) - 1
@@ -33,29 +34,39 @@ class _Machine:
             raise RegisterUnavailable(regno) from None
 
 
-def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> int:
-    """The CFA of the frame described by ``row``, whose registers are ``regs``."""
+def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory, budget: Budget | None = None) -> int:
+    """The CFA of the frame described by ``row``, whose registers are ``regs``.
+
+    A row whose CFA nothing defined (``.cfi_startproc simple``) raises CFIError.
+    """
     cfa = row.cfa
     if cfa.expression is not None:
         # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
-        return evaluate(cfa.expression, _Machine(regs, read_memory), [])
+        return evaluate(cfa.expression, _Machine(regs, read_memory), [], budget)
+    if cfa.register < 0:
+        fde = row.fde
+        raise CFIError(f"the CFA is undefined at {row.loc:#x} (no DW_CFA_def_cfa)", fde.section, fde.offset)
     try:
         return (regs[cfa.register] + cfa.offset) & MASK
     except KeyError:
         raise RegisterUnavailable(cfa.register) from None
 
 
-def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, dict[int, int], bool]:
+def step(row: Row, regs: dict[int, int], read_memory: ReadMemory,
+         budget: Budget | None = None) -> tuple[int, dict[int, int], bool]:
     """Apply ``row`` to the callee's ``regs``.
 
     Returns ``(cfa, caller_regs, outermost)``. ``caller_regs`` holds only what
     the rules determine: registers with a rule, callee-saved registers without
     one (they keep their value), rsp = CFA unless a rule says otherwise, and rip
-    (column 16) from the return-address rule. ``outermost`` is True when the
-    return address is undefined (``_start``, ``clone3``). Raises
-    MemoryReadError, RegisterUnavailable or ExpressionError.
+    (16) from the rule of the CIE's return-address column (16 unless
+    ``.cfi_return_column`` said otherwise, as libgcc and gdb read it).
+    ``outermost`` is True when the return address is undefined (``_start``,
+    ``clone3``). Expression steps are charged to ``budget``. Raises
+    MemoryReadError, RegisterUnavailable, ExpressionError, CFIError (undefined
+    CFA) or BudgetExceeded.
     """
-    cfa = compute_cfa(row, regs, read_memory)
+    cfa = compute_cfa(row, regs, read_memory, budget)
     caller: dict[int, int] = {}
     # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
     for r in CALLEE_SAVED:
@@ -64,7 +75,8 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
     caller[RSP] = cfa
     caller.pop(RA, None)
     machine = None
-    ra_rule = row.regs.get(RA)
+    ra_column = row.fde.cie.return_address_register
+    ra_rule = row.regs.get(ra_column)
     outermost = ra_rule is None or ra_rule.kind == UNDEFINED
     for regno, rule in row.regs.items():
         kind = rule.kind
@@ -72,7 +84,7 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
             try:
                 caller[regno] = int.from_bytes(read_memory((cfa + rule.arg) & MASK, 8), "little")  # type: ignore[operator]
             except MemoryReadError:
-                if regno == RA:
+                if regno == ra_column:
                     raise
                 # A slot that cannot be read leaves that register unknown; the walk needs only the return
                 # address (gcc's epilogues keep rules for slots already popped, below a sample's stack copy).
@@ -95,10 +107,15 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory) -> tuple[int, 
             if machine is None:
                 machine = _Machine(regs, read_memory)
             # A register expression starts with the CFA pushed (DWARF 5, 6.4.2.3).
-            value = evaluate(rule.arg, machine, [cfa])  # type: ignore[arg-type]
+            value = evaluate(rule.arg, machine, [cfa], budget)  # type: ignore[arg-type]
             if kind == EXPRESSION:
                 value = int.from_bytes(read_memory(value, 8), "little")
             caller[regno] = value
+    if ra_column != RA:
+        if ra_column in caller:
+            caller[RA] = caller[ra_column]
+        else:
+            caller.pop(RA, None)
     if outermost:
         caller.pop(RA, None)
     return cfa, caller, outermost

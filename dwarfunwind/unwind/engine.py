@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..arch.x86_64 import RA
+from ..cfi.budget import Budget
 from ..cfi.expr import RegisterUnavailable
-from ..errors import CFIError, ExpressionError, MemoryReadError, StackCopyEnd
+from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError, StackCopyEnd
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
@@ -36,21 +37,31 @@ class Unwinder:
     # -- public -----------------------------------------------------------------------------------
 
     def unwind(self, *, method: str = "dwarf", max_frames: int = DEFAULT_MAX_FRAMES,
-               tids: Iterable[int] | None = None) -> list[StackTrace]:
-        """A :class:`StackTrace` per thread (crashed thread first), optionally only ``tids``."""
+               tids: Iterable[int] | None = None, budget: Budget | None = None) -> list[StackTrace]:
+        """A :class:`StackTrace` per thread (crashed thread first), optionally only ``tids``.
+
+        All threads share one ``budget`` (by default a fresh one for this call): the work
+        one input may cost is bounded however many threads it has (docs/security.md).
+        """
         wanted = set(tids) if tids is not None else None
-        return [self.unwind_thread(t, method=method, max_frames=max_frames)
+        if budget is None:
+            budget = Budget(getattr(self.target, "name", "") or "")
+        return [self.unwind_thread(t, method=method, max_frames=max_frames, budget=budget)
                 for t in self.target.threads() if wanted is None or t.tid in wanted]
 
     def unwind_thread(self, thread: ThreadInfo, *, method: str = "dwarf",
-                      max_frames: int = DEFAULT_MAX_FRAMES) -> StackTrace:
+                      max_frames: int = DEFAULT_MAX_FRAMES, budget: Budget | None = None) -> StackTrace:
         """Walk one thread.
 
         ``method="dwarf"`` uses CFI and falls back to frame pointers for a frame
         without CFI (marked ``method="fp"``); ``method="fp"`` uses only the rbp chain.
+        The CFI work is charged to ``budget`` (a fresh one when None); when it runs
+        out the walk ends with stop reason ``budget``, the frames before it kept.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}")
+        if budget is None:
+            budget = Budget(getattr(self.target, "name", "") or "")
         trace = StackTrace(thread, method=method)
         regs = {r: v for r, v in thread.registers.items() if 0 <= r <= RA}
         if RA not in regs:
@@ -66,7 +77,7 @@ class Unwinder:
                 trace.stop_reason = StopReason.FRAME_LIMIT
                 trace.stop_detail = f"{max_frames} frames"
                 break
-            stop = self._step(frame, method, read)
+            stop = self._step(frame, method, read, budget)
             if isinstance(stop, tuple):
                 trace.stop_reason, trace.stop_detail = stop
                 break
@@ -94,13 +105,20 @@ class Unwinder:
 
     # -- one step ---------------------------------------------------------------------------------
 
-    def _step(self, frame: Frame, method: str, read: ReadMemory) -> Frame | tuple[StopReason, str]:
+    def _step(self, frame: Frame, method: str, read: ReadMemory,
+              budget: Budget) -> Frame | tuple[StopReason, str]:
         lookup = frame.lookup_pc
         module = self.modules.find(lookup)
-        row = module.row_for(lookup) if module is not None and method == "dwarf" else None
+        try:
+            row = module.row_for(lookup, budget) if module is not None and method == "dwarf" else None
+        except BudgetExceeded as e:
+            return StopReason.BUDGET, f"{e}; frame {frame.index} in {module.path if module else '?'}"
         if row is not None:
             try:
-                cfa, regs, outermost = dwarf.step(row, frame.registers, read)
+                cfa, regs, outermost = dwarf.step(row, frame.registers, read, budget)
+            except BudgetExceeded as e:
+                return StopReason.BUDGET, (f"{e}; frame {frame.index} in {module.path if module else '?'} "
+                                           f"{row.fde.section} FDE at {row.fde.offset:#x}")
             except MemoryReadError as e:
                 return StopReason.STACK_COPY_END if isinstance(e, StackCopyEnd) else StopReason.MEMORY, str(e)
             except RegisterUnavailable as e:
@@ -144,10 +162,10 @@ class Unwinder:
         frame.module = module
         sym = module.symbolize(address) if module is not None else None
         if sym is not None:
-            frame.function = sym[0]
+            frame.function = frame.linkage_name = sym[0]  # demangled later, all names in one batch
             frame.offset = frame.pc - (address - sym[1])
         else:
-            frame.function = frame.offset = None
+            frame.function = frame.linkage_name = frame.offset = None
 
     def _is_marker(self, address: int) -> bool:
         """True if ``address`` is ``pt_regs+1``: the return address CREATE_PT_REGS_FRAME plants.

@@ -27,6 +27,7 @@ class StopReason(str, Enum):
     FRAME_LIMIT = "frame-limit"  #: --max-frames reached
     FP_END = "fp-end"  #: the frame-pointer chain ended (rbp 0 or unmapped)
     STACK_COPY_END = "stack-copy-end"  #: the walk reached the end of a sample's stack copy (perf)
+    BUDGET = "budget"  #: a work budget of the input ran out (docs/security.md)
 
     def describe(self) -> str:
         return _DESCRIPTIONS[self]
@@ -45,6 +46,7 @@ _DESCRIPTIONS = {
     StopReason.FRAME_LIMIT: "frame limit reached",
     StopReason.FP_END: "frame-pointer chain ended",
     StopReason.STACK_COPY_END: "reached the end of the sample's stack copy",
+    StopReason.BUDGET: "a work budget ran out",
 }
 
 
@@ -58,7 +60,7 @@ class Frame:
     """
 
     __slots__ = ("index", "pc", "cfa", "registers", "method", "signal_frame", "interrupted", "module",
-                 "function", "offset")
+                 "function", "offset", "linkage_name", "inlined")
 
     def __init__(self, index: int, pc: int, cfa: int | None, registers: dict[int, int], method: str, *,
                  interrupted: bool = False) -> None:
@@ -74,8 +76,13 @@ class Frame:
         #: This frame was interrupted by a signal or exception: its pc is exact.
         self.interrupted = interrupted
         self.module: Module | None = None
+        #: The function's name as shown (demangled unless asked otherwise), from the symbol table.
         self.function: str | None = None
         self.offset: int | None = None
+        #: The symbol's own (mangled) name, without its ELF version.
+        self.linkage_name: str | None = None
+        #: Functions inlined at this pc, innermost first (None until expanded, see Program.stack_traces).
+        self.inlined: list[InlineFrame] | None = None
 
     def __repr__(self) -> str:
         return f"Frame(#{self.index} pc={self.pc:#x} {self.symbol() or '??'} method={self.method})"
@@ -109,7 +116,11 @@ class Frame:
         return {name: self.registers.get(REGNO[name]) for name in FRAME_REGISTERS}
 
     def source(self) -> tuple[str, int] | None:
-        """(file, line) of this frame's pc (of pc - 1 for a return address), from DWARF line tables."""
+        """(file, line) in this frame's own function at its pc (pc - 1 for a return address).
+
+        Where calls were inlined at the pc, this is the line of the outermost
+        inlined call, as gdb shows it; each :class:`InlineFrame` has its own.
+        """
         return self.module.source(self.lookup_pc) if self.module is not None else None
 
     def symbol(self) -> str | None:
@@ -117,6 +128,21 @@ class Frame:
         if self.function is None:
             return None
         return f"{self.function}+{self.offset:#x}" if self.offset else self.function
+
+
+class InlineFrame:
+    """A function inlined at a physical frame's pc: its name and the line reached in it."""
+
+    __slots__ = ("function", "linkage_name", "file", "line")
+
+    def __init__(self, function: str, linkage_name: str, file: str | None, line: int) -> None:
+        self.function = function
+        self.linkage_name = linkage_name
+        self.file = file
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"InlineFrame({self.function} at {self.file}:{self.line})"
 
 
 class StackTrace:

@@ -36,6 +36,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import RA_COLUMN, CanonFDE, CanonRow, contract_reg_name, render_rule
 
@@ -73,6 +74,11 @@ def readelf_path() -> str | None:
     return shutil.which("readelf")
 
 
+#: Complaints readelf prints about CFI it accepts all the same, with rows that stay exact:
+#: a restore_state with nothing remembered changes nothing (in readelf, gdb and us).
+BENIGN_NOTES = frozenset({"Mismatched DW_CFA_restore_state"})
+
+
 @dataclass
 class Row:
     loc: int
@@ -105,7 +111,7 @@ class FDE:
 
     @property
     def unreliable(self) -> bool:
-        return bool(self.notes)
+        return any(n not in BENIGN_NOTES for n in self.notes)
 
 
 @dataclass
@@ -158,7 +164,7 @@ def _parse_header(line: str, ra: int) -> list:
 def parse(text: str, file: str = "", stderr: str = "", returncode: int = 0) -> Dump:
     sections: list[Section] = []
     sec: Section | None = None
-    entry = None          # current CIE or FDE
+    entry: Any = None     # current CIE or FDE
     entry_cie: CIE | None = None
     cols: list | None = None
     for line in text.splitlines():
@@ -306,7 +312,7 @@ def canon_fde(f: FDE) -> CanonFDE:
 
 def to_contract(dump: Dump, own_only: bool = True) -> dict:
     """The dump in the shape of ``dwarfunwind cfi --json`` (for eyeballing/diffing)."""
-    out = {"file": dump.file, "sections": []}
+    out: dict[str, Any] = {"file": dump.file, "sections": []}
     for s in dump.sections:
         if own_only and s.loaded_from not in (None, dump.file):
             continue
