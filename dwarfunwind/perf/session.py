@@ -83,12 +83,15 @@ class PerfUnwinder:
     """
 
     def __init__(self, data: PerfData, *, pids: Iterable[int] | None = None, comms: Iterable[str] | None = None,
-                 max_frames: int = DEFAULT_MAX_FRAMES, sysroot: str | None = None) -> None:
+                 max_frames: int = DEFAULT_MAX_FRAMES, sysroot: str | None = None, demangle: bool = True) -> None:
         self.data = data
         self.pids = set(pids) if pids is not None else None
         self.comms = set(comms) if comms is not None else None
         self.max_frames = max_frames
         self.sysroot = sysroot
+        #: Show C++ and Rust names demangled (as perf script does); the raw name stays in ``frame.linkage_name``.
+        self.demangle = demangle
+        self._names: dict[str, str] = {}
         self.files = FileCache()
         self._processes: dict[int, _Process] = {}
         #: One module per (path, file offset of its first mapping, build-id), across processes.
@@ -190,7 +193,26 @@ class PerfUnwinder:
             trace = StackTrace(target.thread)
             trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "the sample has no user registers"
             return trace
-        return unwinder.unwind_thread(target.thread, max_frames=self.max_frames)
+        trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames)
+        if self.demangle:
+            self._demangle(trace)
+        return trace
+
+    def _demangle(self, trace: StackTrace) -> None:
+        """C++ and Rust names demangled (one c++filt batch per set of names not seen before)."""
+        names = self._names
+        for f in trace.frames:
+            raw = f.linkage_name
+            if raw is None or not raw.startswith(("_Z", "_R")):
+                continue
+            shown = names.get(raw)
+            if shown is None:
+                from ..symbolize.demangle import demangle_all
+
+                names.update(demangle_all({g.linkage_name for g in trace.frames
+                                           if g.linkage_name and g.linkage_name not in names}))
+                shown = names.get(raw, raw)
+            f.function = shown
 
     def _rebuild(self, p: _Process) -> None:
         """The process's module map after mappings changed, reusing every module already open."""
