@@ -747,3 +747,7 @@ command("check", "dwarfunwind.check.cli:run",
         description="Follow every path through each FDE's code with an abstract machine (CFA, saved "
                     "registers) and report each instruction where the CFI row in force disagrees. "
                     "Exit codes: 0 clean, 1 findings, 2 unreadable input. See docs/check.md.")
+
+from .perf.cli import register as _register_perf  # noqa: E402  (perf, batch: run functions load on use)
+
+_register_perf(command, arg)

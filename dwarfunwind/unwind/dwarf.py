@@ -12,7 +12,7 @@ from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.budget import Budget
 from ..cfi.expr import RegisterUnavailable, evaluate
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
-from ..errors import CFIError
+from ..errors import CFIError, MemoryReadError
 
 ReadMemory = Callable[[int, int], bytes]
 MASK = (1 << 64) - 1
@@ -85,7 +85,14 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory,
             continue
         kind = rule.kind
         if kind == OFFSET:
-            caller[regno] = int.from_bytes(read_memory((cfa + rule.arg) & MASK, 8), "little")  # type: ignore[operator]
+            try:
+                caller[regno] = int.from_bytes(read_memory((cfa + rule.arg) & MASK, 8), "little")  # type: ignore[operator]
+            except MemoryReadError:
+                if regno == ra_column:
+                    raise
+                # A slot that cannot be read leaves that register unknown; the walk needs only the return
+                # address (gcc's epilogues keep rules for slots already popped, below a sample's stack copy).
+                caller.pop(regno, None)
         elif kind == VAL_OFFSET:
             caller[regno] = (cfa + rule.arg) & MASK  # type: ignore[operator]
         elif kind == SAME_VALUE:
