@@ -236,7 +236,7 @@ class PerfUnwinder:
                 else:
                     built = ModuleMap.from_target(_GroupTarget(p.target, maps), sysroot=self.sysroot)
                     for problem in built.problems:
-                        self._problem(problem)
+                        self._problem(problem.message)
                     if not built.modules:
                         continue
                     module = built.modules[0]
