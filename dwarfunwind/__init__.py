@@ -10,6 +10,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .batch import BatchResult, unwind_many
     from .cfi.expr import MachineState, RegisterUnavailable, disassemble, evaluate
     from .cfi.rules import CFARule, Row, Rule, RuleKind
     from .cfi.sections import CIE, FDE, CFISection
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 #: public name -> the module (relative to this package) that defines it
 _EXPORTS = {
+    "BatchResult": "batch", "unwind_many": "batch",
     "MachineState": "cfi.expr", "RegisterUnavailable": "cfi.expr", "disassemble": "cfi.expr",
     "evaluate": "cfi.expr",
     "CFARule": "cfi.rules", "Row": "cfi.rules", "Rule": "cfi.rules", "RuleKind": "cfi.rules",
@@ -68,8 +70,8 @@ def open_elf(path: str) -> ElfFile:
 
 
 __all__ = [
-    "CFARule", "CFIError", "CFISection", "CIE", "DwarfUnwindError", "ELFError", "ElfFile", "ExpressionError",
-    "FDE", "Frame", "MachineState", "Mapping", "MemoryReadError", "Module", "ModuleMap", "Program",
+    "BatchResult", "CFARule", "CFIError", "CFISection", "CIE", "DwarfUnwindError", "ELFError", "ElfFile",
+    "ExpressionError", "FDE", "Frame", "MachineState", "Mapping", "MemoryReadError", "Module", "ModuleMap", "Program",
     "RegisterUnavailable", "Row", "Rule", "RuleKind", "StackTrace", "StopReason", "Target", "TargetError",
-    "ThreadInfo", "Unwinder", "disassemble", "evaluate", "open_elf",
+    "ThreadInfo", "Unwinder", "disassemble", "evaluate", "open_elf", "unwind_many",
 ]

@@ -571,17 +571,20 @@ def cmd_unwind(args: Args) -> int:
         else:
             traces = program.stack_traces(method=args.method, max_frames=max_frames, tids=tids, **words)
         if args.save:
-            _save(program, traces, args.save, max_frames)
+            _save(program, traces, args.save)
     program.annotate(traces + fp, inline=inline, demangle=not args.no_demangle)
-    problems = program.problems
+    problems = program.problems_for(traces + fp)
+    marks = _verify(traces) if args.verify else []
     # Printed after the with block: a live process is detached and running again by now.
     for problem in problems:
         _err(problem)
     if args.json:
         # Thread by thread, in chunks of about 1 MB (report.traces_json): the same text as
         # json.dumps of the whole document.
+        verify = [{"tid": tid, "frame": f.index, "pc": f.pc, "message": why} for tid, f, why in marks] \
+            if args.verify else None
         for chunk in traces_json(traces, fp if args.method == "compare" else None, source=args.source,
-                                 inline=inline):
+                                 inline=inline, verify=verify):
             sys.stdout.write(chunk)
     else:
         out = []
@@ -591,27 +594,27 @@ def cmd_unwind(args: Args) -> int:
                        trace_lines(t, registers=args.registers, source=args.source, inline=inline))
             out.append("")
         sys.stdout.write("\n".join(out))
+    for tid, f, why in marks:
+        _err(f"thread {tid} frame #{f.index} ({f.symbol() or hex(f.pc)}): check finds its CFI row wrong here "
+             f"({why}); the frames above it are not reliable")
     if not traces or all(len(t.frames) == 0 for t in traces):
         return 2
-    return 0 if all(t.complete for t in traces) else 1
+    return 0 if all(t.complete for t in traces) and not marks else 1
 
 
-def _save(program: Program, traces: list[StackTrace], path: str, max_frames: int) -> None:
+def _verify(traces: list[StackTrace]) -> list[tuple[int, Any, str]]:
+    """(tid, frame, reason) for frames whose CFI row ``check`` finds wrong (``unwind --verify``)."""
+    from .check.verify import Verifier
+
+    verifier = Verifier()
+    return [(t.thread.tid, f, why) for t in traces for f, why in verifier.marks(t.frames)]
+
+
+def _save(program: Program, traces: list[StackTrace], path: str) -> None:
     """Write a snapshot holding every byte the walk read, plus the default stack ranges."""
-    from .targets.recording import RecordingTarget
-    from .targets.snapshot import save_snapshot
-    from .unwind.engine import Unwinder
-
-    # Walk again through a recording target so the snapshot replays exactly this walk.
-    recorder = RecordingTarget(program.target)
-    unwinder = Unwinder(recorder, program.modules)
-    for t in traces:
-        unwinder.unwind_thread(t.thread, method=t.method, max_frames=max_frames)
-        unwinder.unwind_thread(t.thread, method="fp", max_frames=max_frames)
-    for m in program.modules.modules:
-        if m.path == "[vdso]":
-            recorder.read_memory(m.start, m.end - m.start)
-    save_snapshot(program.target, path, recorder.ranges())
+    # Each thread is walked again through a recording target only as far as its trace went
+    # (so -n 0 and the frame budget hold): the snapshot replays exactly this walk.
+    program.save_snapshot(path, traces)
 
 
 # -- demo --------------------------------------------------------------------------------------------
@@ -719,7 +722,10 @@ command("unwind", cmd_unwind, "backtrace every thread of a core, a snapshot or a
         arg("--max-frames", "-n", type=frame_count, default=4096, metavar="N",
             help="stop each thread after N frames (default 4096; 0: no limit, as eu-stack)"),
         arg("--thread", type=thread_id, metavar="TID", help="only this thread"),
-        arg("--save", metavar="FILE", help="also write a snapshot that replays this walk"))
+        arg("--save", metavar="FILE", help="also write a snapshot that replays this walk"),
+        arg("--verify", action="store_true",
+            help="check each frame's CFI row against the machine code (docs/check.md); a frame whose row "
+                 "is wrong is reported and the trace is not reliable (exit 1)"))
 
 command("demo", cmd_demo, "the seed scenario: cross an exception frame with CFI vs frame pointers")
 
@@ -728,3 +734,19 @@ command("fuzz", cmd_fuzz, "run the CFI property suite (hypothesis) and summarize
         arg("--seed", type=seed, help="hypothesis seed, to replay a run"),
         arg("--property", metavar="NAME", help="run only this property (roundtrip, unwind, equivalent_encodings, "
                                                "readelf, gnu_as, pyelftools, robustness, budget)"))
+
+command("check", "dwarfunwind.check.cli:run",
+        "hold each FDE's rows against the machine code it describes (objtool-style)",
+        arg("files", nargs="+", metavar="FILE", help="ELF executables or shared libraries"),
+        arg("--json", action="store_true", help="machine-readable output (schema in docs/check.md)"),
+        arg("--function", metavar="NAME", help="check only the FDE(s) starting at this symbol"),
+        arg("--address", type=address, metavar="ADDR", help="check only the FDE covering this address"),
+        arg("--notes", action="store_true",
+            help="also print notes (not checkable from here; FUNC symbols without FDE)"),
+        description="Follow every path through each FDE's code with an abstract machine (CFA, saved "
+                    "registers) and report each instruction where the CFI row in force disagrees. "
+                    "Exit codes: 0 clean, 1 findings, 2 unreadable input. See docs/check.md.")
+
+from .perf.cli import register as _register_perf  # noqa: E402  (perf, batch: run functions load on use)
+
+_register_perf(command, arg)

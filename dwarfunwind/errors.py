@@ -43,6 +43,18 @@ class MemoryReadError(DwarfUnwindError):
         super().__init__(f"memory at {address:#x} ({size} bytes) is not available")
 
 
+class StackCopyEnd(MemoryReadError):
+    """Memory beyond the end of a stack copy (a perf sample's): the walk ends there, honestly."""
+
+    def __init__(self, address: int, size: int, end: int) -> None:
+        super().__init__(address, size)
+        self.end = end
+        self.args = (f"memory at {address:#x} ({size} bytes) is past the stack copy's end at {end:#x}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class TargetError(DwarfUnwindError):
     """A target (core file, live process, snapshot) could not be read."""
 

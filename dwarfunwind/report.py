@@ -192,11 +192,12 @@ def frame_where(frame: Frame) -> str:
 
 
 def traces_json(traces: list[StackTrace], fp_traces: list[StackTrace] | None = None, *, source: bool = False,
-                inline: bool = False, chunk_size: int = 1 << 20) -> Iterator[str]:
+                inline: bool = False, verify: list[dict[str, Any]] | None = None,
+                chunk_size: int = 1 << 20) -> Iterator[str]:
     """The ``unwind --json`` document, with a final newline, in chunks of about ``chunk_size`` characters.
 
-    The same text as ``json.dumps({"threads": [...], "fp_threads": [...]})``, written thread by
-    thread instead of built whole.
+    The same text as ``json.dumps({"threads": [...], "fp_threads": [...], "verify": [...]})``,
+    written thread by thread instead of built whole.
     """
     import json
 
@@ -215,6 +216,8 @@ def traces_json(traces: list[StackTrace], fp_traces: list[StackTrace] | None = N
                 buf.clear()
                 size = 0
         buf.append("]")
+    if verify is not None:
+        buf.append(f', "verify": {json.dumps(verify)}')
     buf.append("}\n")
     yield "".join(buf)
 

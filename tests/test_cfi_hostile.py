@@ -84,7 +84,7 @@ def _one_line(err: str, *words: str) -> str:
 
 
 def test_expression_step_bomb_in_unwind(hostile):
-    """32 val_expression rules x 9,600 steps per frame, 4,096 frames: the expression_steps budget ends the
+    """15 val_expression rules x 9,600 steps per frame, 4,096 frames: the expression_steps budget ends the
     walk after a few frames; the frames before it are printed, each with the planted return address."""
     r = run_cli("unwind", hostile("cfi_expr_bomb.snap"))
     assert r.rc == 1, (r.rc, r.err)
@@ -270,3 +270,24 @@ def test_return_address_column_from_the_cie(tmp_path):
     ret = 0x7F00_0000_0000 + make.HOSTILE + 2
     assert len(frames) >= 8 and all(f["pc"] == ret for f in frames[1:8]), frames[:3]
     assert all(f["registers"]["rax"] == ret for f in frames[1:8])
+
+
+def test_row_cache_is_bounded_by_the_rules_it_holds():
+    """Rows of a 500-rule CIE looked up at 4,000 distinct pcs (2 million rules in all): the module's row
+    cache keeps at most MAX_CACHED_RULES rules, dropping the oldest rows, and still answers each pc."""
+    from dwarfunwind.elf.module import ElfFile
+    from dwarfunwind.elf.reader import ELFReader
+    from dwarfunwind.modules import MAX_CACHED_RULES, Module
+
+    eh = make.EhFrame()
+    body = bytearray(make.ENTRY)
+    for reg in range(17, 517):
+        body += b"\x05" + make.uleb(reg) + make.uleb(2)
+    cie = eh.cie(bytes(body))
+    fdes = [(make.HOSTILE, eh.fde(cie, make.HOSTILE, 0x10000, b""))]
+    elf = ElfFile(ELFReader(make.module(eh, fdes), "wide"), find_debug=False)
+    module = Module("wide", 0, 1 << 20, 0, elf)
+    for pc in range(make.HOSTILE, make.HOSTILE + 4000):
+        assert len(module.row_for(pc).regs) == 501
+    assert module._row_rules <= MAX_CACHED_RULES < 4000 * 502
+    assert 0 < len(module._rows) < 4000

@@ -17,9 +17,9 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from oracles import FileResult, Mismatch, diff_file, iter_cfi_elves
+from dwarfunwind.testing.oracles import FileResult, Mismatch, diff_file, iter_cfi_elves  # noqa: E402
 
 DEFAULT_ROOTS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/debug", "/usr/bin"]
 

@@ -6,7 +6,7 @@ made once per input -- one ``cfi`` run, one ``unwind`` of a target -- and
 charged where the work is done:
 
 * ``expression_steps``: DWARF expression operations evaluated (cumulative);
-* ``cfi_work``: CFA instruction bytes executed plus register rules copied into
+* ``cfi_work``: CFA instruction bytes executed plus register rules compared or copied into
   rows and remembered states (cumulative);
 * ``rules_per_row``, ``rows_per_fde``, ``rules_per_fde``, ``remember_depth``:
   caps on one row, one FDE's table and its ``DW_CFA_remember_state`` stack.
@@ -15,7 +15,7 @@ charged where the work is done:
 
 Each default is far above what any file on a full Linux system needs (measured
 on this machine's biggest libraries: 11 rules per row, 6,678 rows and 4,348
-copied rules per FDE, 4 million units of CFI work for all of libLLVM) and is
+copied rules per FDE, 6.5 million units of CFI work for all of libLLVM-15) and is
 raised by an environment variable, ``DWARFUNWIND_MAX_<NAME>`` in upper case.
 """
 

@@ -347,14 +347,15 @@ def _execute(
                     _check_row(regs, max_rules)
                 return loc, new, cfa, regs
             if out is not None:
+                # Comparing or copying the rules costs one unit per rule either way.
+                budget.cfi_work += len(regs)
+                if budget.cfi_work > budget.max_cfi_work:
+                    budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                 prev = out[-1][2] if out else None
                 if prev is not None and (prev is regs or prev == regs):
                     out.append((loc, cfa, prev))  # consecutive rows with equal rules share them
                 else:
                     _check_row(regs, max_rules)
-                    budget.cfi_work += len(regs)
-                    if budget.cfi_work > budget.max_cfi_work:
-                        budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                     copied += len(regs)
                     if copied > budget.rules_per_fde:
                         raise CFIError(f"more than {budget.rules_per_fde:,} register rules in its rows "

@@ -212,6 +212,24 @@ class ElfFile:
             return None
         return chain[-1].file, chain[-1].line
 
+    # -- files -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the file descriptors this file holds (its mapping, its debug file's, its line tables').
+
+        Decoded CFI sections and symbols are kept; anything that still needs
+        the file afterwards must open it again (see modules.Module).
+        """
+        for reader in (self.reader, self._debug if isinstance(self._debug, ELFReader) else None):
+            data = getattr(reader, "data", None)
+            if data is not None and hasattr(data, "closed") and hasattr(data, "close"):
+                try:
+                    data.close()
+                except BufferError:
+                    pass  # a view of it is still alive; the mapping goes when that view does
+        if self._lines not in (None, False):
+            self._lines.close()  # type: ignore[union-attr]
+
     # -- symbols ----------------------------------------------------------------------------------
 
     def symbolize(self, address: int) -> tuple[str, int] | None:

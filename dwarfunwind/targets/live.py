@@ -7,8 +7,18 @@ process that was already group-stopped stays stopped.
 
 Only reads are done: registers with ``PTRACE_GETREGS``, memory with ``pread``
 on ``/proc/PID/mem``, mappings from ``/proc/PID/maps``. Every seized thread is
-detached on every path (success, error, KeyboardInterrupt mid-attach); a
-signal that arrived while a thread was stopped is handed back on detach.
+detached on every path (success, error, KeyboardInterrupt mid-attach or
+mid-close); a signal that arrived while a thread was stopped is handed back on
+detach.
+
+For sampling (a profiler), ``LiveTarget(pid, stopped=False)`` keeps only
+``/proc/PID/mem`` open; each :meth:`LiveTarget.stop` stops every thread and
+reads its registers, each :meth:`LiveTarget.resume` detaches them again, so the
+process runs between samples and is never left traced.
+
+A thread that cannot stop is not waited for: a vfork() parent (state D until
+its child execs or exits) is left alone, and any thread that has not stopped
+within ``STOP_TIMEOUT`` seconds is skipped; both are said in :attr:`notes`.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ WALL = 0x40000000  # __WALL: wait for threads (clone children) too
 MAX_ATTACH_ROUNDS = 64
 #: How long close() waits for a seized thread to report its stop before giving up on it.
 DETACH_WAIT_SECONDS = 2.0
+#: How long attaching waits for one thread to stop (a thread in an uninterruptible wait never does).
+STOP_TIMEOUT = 1.0
 #: Upper bound on lines read from /proc/PID/maps.
 MAX_MAPS_LINES = 1 << 20
 
@@ -83,18 +95,24 @@ class LiveTarget:
     #: once it has stopped). Lets a test raise KeyboardInterrupt mid-attach.
     _attach_hook: Callable[[int], None] | None = None
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, stopped: bool = True) -> None:
         self.pid = int(pid)
         self.name = f"pid {self.pid}"
         self._closed = False
+        self._resuming = False
         #: tid → None while seized but not known stopped; signal to re-inject (0 for none) once stopped.
         self._seized: dict[int, int | None] = {}
         self._mem_fd: int | None = None
         self._threads: list[ThreadInfo] = []
+        #: Threads that could not be read, said once each (a vfork parent, a thread that did not stop).
+        self.notes: list[str] = []
+        self._noted: set[int] = set()
         if self.pid <= 0:
             raise TargetError(f"pid {pid}: not a process id")
         try:
-            self._attach()
+            self._open_memory()
+            if stopped:
+                self.stop()
         except BaseException:
             self.close()
             raise
@@ -110,9 +128,9 @@ class LiveTarget:
             raise TargetError(f"pid {self.pid}: no such process") from None
         except OSError as e:
             raise TargetError(f"pid {self.pid}: cannot list threads: {e.strerror or e}") from None
-        return sorted(int(n) for n in names if n.isdigit())
+        return sorted(int(n) for n in names if n.isascii() and n.isdigit())
 
-    def _attach(self) -> None:
+    def _open_memory(self) -> None:
         if not os.path.exists(f"/proc/{self.pid}"):
             raise TargetError(f"pid {self.pid}: no such process")
         if self.pid == os.getpid():
@@ -128,6 +146,27 @@ class LiveTarget:
         except OSError as e:
             raise TargetError(f"pid {self.pid}: cannot open /proc/{self.pid}/mem: {e.strerror or e}") from None
 
+    @property
+    def stopped(self) -> bool:
+        """True between :meth:`stop` and :meth:`resume` (threads seized and stopped)."""
+        return bool(self._seized)
+
+    def stop(self) -> None:
+        """Stop every thread and read its registers (a new sample); :meth:`threads` then reports them.
+
+        On any error every thread seized so far is detached again before the error propagates.
+        """
+        if self._closed:
+            raise TargetError(f"pid {self.pid}: target is closed")
+        if self._seized:
+            return  # already stopped
+        try:
+            self._stop_all()
+        except BaseException:
+            self.resume()
+            raise
+
+    def _stop_all(self) -> None:
         gone: set[int] = set()
         for _ in range(MAX_ATTACH_ROUNDS):
             new = [t for t in self._tasks() if t not in self._seized and t not in gone]
@@ -139,11 +178,14 @@ class LiveTarget:
         else:
             raise TargetError(f"pid {self.pid}: threads kept appearing for {MAX_ATTACH_ROUNDS} rounds "
                               "while attaching")
-        if not self._seized:
+        stopped = [tid for tid, sig in self._seized.items() if sig is not None]
+        if not stopped:
+            if self._seized or self._noted:
+                raise TargetError(f"pid {self.pid}: no thread could be stopped ({'; '.join(self.notes)})")
             raise TargetError(f"pid {self.pid}: exited while attaching")
 
         threads = []
-        for tid in sorted(self._seized, key=lambda t: (t != self.pid, t)):
+        for tid in sorted(stopped, key=lambda t: (t != self.pid, t)):
             regs = _UserRegs()
             try:
                 _ptrace(PTRACE_GETREGS, tid, None, ctypes.addressof(regs))
@@ -156,6 +198,28 @@ class LiveTarget:
         if not threads:
             raise TargetError(f"pid {self.pid}: exited while attaching")
         self._threads = threads
+
+    def _note(self, tid: int, text: str) -> None:
+        if tid not in self._noted:
+            self._noted.add(tid)
+            self.notes.append(f"pid {self.pid}: thread {tid} {text}")
+
+    def _in_vfork(self, tid: int) -> bool:
+        """True if ``tid`` waits in vfork() for its child (state D in kernel_clone): it cannot stop.
+
+        Seizing it would leave it traced until the child execs or exits, so it is not touched.
+        """
+        try:
+            with open(f"/proc/{self.pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read(4096)
+            rest = stat[stat.rfind(b")") + 1:].split()
+            if not rest or rest[0] != b"D":
+                return False
+            with open(f"/proc/{self.pid}/task/{tid}/wchan", "rb") as f:
+                wchan = f.read(256)
+        except OSError:
+            return False
+        return b"vfork" in wchan or wchan.startswith(b"kernel_clone")
 
     def _check_not_zombie(self) -> None:
         try:
@@ -171,7 +235,11 @@ class LiveTarget:
             raise TargetError(f"pid {self.pid}: the process has exited (zombie), nothing to attach to")
 
     def _seize(self, tid: int) -> bool:
-        """Seize and stop one thread; False if it vanished."""
+        """Seize and stop one thread; False if it vanished or could not be stopped (then said in notes)."""
+        if self._in_vfork(tid):
+            self._note(tid, "is a vfork() parent waiting for its child to exec or exit (state D); "
+                            "not stopped, its stack is not read")
+            return False
         try:
             _ptrace(PTRACE_SEIZE, tid, None, None)
         except OSError as e:
@@ -194,28 +262,38 @@ class LiveTarget:
                 self._seized.pop(tid, None)
                 return False
             raise TargetError(f"pid {self.pid}: cannot stop thread {tid}: {e.strerror}") from None
-        stopped = self._wait_stop(tid, timeout=None)
+        stopped = self._wait_stop(tid, timeout=STOP_TIMEOUT)
+        if not stopped and tid in self._seized:
+            # Seized but still not stopped (an uninterruptible wait): its registers cannot be read.
+            # It stays in _seized, so resume() tries again to detach it once it stops.
+            self._note(tid, f"did not stop within {STOP_TIMEOUT:g} s (state {self._state(tid)}); "
+                            "its stack is not read")
+            return False
         if self._attach_hook is not None and stopped:
             self._attach_hook(tid)
         return stopped
 
-    def _wait_stop(self, tid: int, timeout: float | None) -> bool:
-        """Wait for ``tid`` to report a stop and record the signal to give back; False if it exited."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def _wait_stop(self, tid: int, timeout: float) -> bool:
+        """Wait for ``tid`` to report a stop and record the signal to give back; False if it exited or timed out."""
+        deadline = time.monotonic() + timeout
+        spins = 0
         while True:
             try:
-                flags = WALL if deadline is None else WALL | os.WNOHANG
-                wpid, status = os.waitpid(tid, flags)
+                wpid, status = os.waitpid(tid, WALL | os.WNOHANG)
             except ChildProcessError:
                 self._seized.pop(tid, None)  # already gone and reaped
                 return False
             except InterruptedError:
                 continue
             if wpid == 0:
-                assert deadline is not None
                 if time.monotonic() >= deadline:
                     return False
-                time.sleep(0.001)
+                # A stop usually follows within microseconds: yield first, then sleep.
+                spins += 1
+                if spins < 50:
+                    os.sched_yield()
+                else:
+                    time.sleep(0.0005 if spins < 200 else 0.005)
                 continue
             if os.WIFSTOPPED(status):
                 sig = os.WSTOPSIG(status)
@@ -261,17 +339,37 @@ class LiveTarget:
             raise TargetError(f"pid {self.pid}: cannot read /proc/{self.pid}/maps: {e.strerror or e}") from None
         return parse_proc_maps(lines, f"/proc/{self.pid}/maps")
 
+    def resume(self) -> None:
+        """Detach every seized thread: the process runs on, untraced. Safe to call at any time.
+
+        Each thread leaves the seized set only once it is detached, so a
+        KeyboardInterrupt in the middle leaves the rest for the next call.
+        """
+        if self._resuming:
+            return  # re-entered (from a signal handler, say): the outer call finishes the work
+        self._resuming = True
+        try:
+            while self._seized:
+                tid = next(iter(self._seized))
+                self._detach(tid)
+                self._seized.pop(tid, None)
+        finally:
+            self._resuming = False
+
     def close(self) -> None:
-        """Detach every seized thread, leaving the process running; safe to call twice."""
+        """Detach every seized thread, leaving the process running; then release /proc/PID/mem.
+
+        Idempotent and safe to re-enter: the target is marked closed only after
+        every thread is detached, so a close() interrupted by KeyboardInterrupt is
+        finished by the next call (or by ``__del__``).
+        """
         if self._closed:
             return
+        self.resume()
+        fd, self._mem_fd = self._mem_fd, None
+        if fd is not None:
+            os.close(fd)
         self._closed = True
-        for tid in list(self._seized):
-            self._detach(tid)
-        self._seized.clear()
-        if self._mem_fd is not None:
-            os.close(self._mem_fd)
-            self._mem_fd = None
 
     def _detach(self, tid: int) -> None:
         sig = self._seized.get(tid) or 0
@@ -292,6 +390,10 @@ class LiveTarget:
                 _ptrace(PTRACE_DETACH, tid, None, self._seized.get(tid) or 0)
             except OSError:
                 pass
+        elif tid in self._seized:
+            # Still in the kernel after all this time: the kernel detaches it when this process exits.
+            self.notes.append(f"pid {self.pid}: thread {tid} could not be detached (it never stopped); "
+                              "it stays traced until this process exits")
 
     def __enter__(self) -> LiveTarget:
         return self
@@ -309,6 +411,22 @@ class LiveTarget:
                 pass
 
     # -- extras -------------------------------------------------------------------------------
+
+    def main_executable(self) -> str | None:
+        """The executable's path as /proc/PID/maps names it (the /proc/PID/exe link)."""
+        try:
+            return os.readlink(f"/proc/{self.pid}/exe")
+        except OSError:
+            return None
+
+    def _state(self, tid: int) -> str:
+        try:
+            with open(f"/proc/{self.pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read(4096)
+            rest = stat[stat.rfind(b")") + 1:].split()
+            return rest[0].decode("ascii", "replace") if rest else "?"
+        except OSError:
+            return "?"
 
     def _comm(self, tid: int) -> str | None:
         try:

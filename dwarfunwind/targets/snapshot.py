@@ -35,6 +35,7 @@ from ..arch.x86_64 import RSP
 from ..elf.reader import ELFReader
 from ..errors import DwarfUnwindError, MemoryReadError, TargetError
 from .base import Mapping, Target, ThreadInfo, check_read
+from .files import file_kind, open_regular, printable
 from .recording import merge_ranges
 
 MAGIC = b"DWUNSNAP"
@@ -50,6 +51,12 @@ MAX_RANGES = 1 << 22
 RED_ZONE = 128
 #: Default stack bytes saved per thread, from rsp - RED_ZONE up.
 DEFAULT_STACK_BYTES = 8 << 20
+#: At most this many bytes of one wanted range are saved (a stack or a vDSO larger than this is not real).
+MAX_RANGE_BYTES = 64 << 20
+#: At most this many bytes of memory in one snapshot.
+MAX_SNAPSHOT_BYTES = 1 << 30
+#: The vDSO is a few pages: a "vDSO" mapping larger than this is cut to it.
+MAX_VDSO_BYTES = 1 << 20
 #: Bytes read at a time when saving, and the smallest piece kept when part of a range is unreadable.
 _CHUNK = 1 << 20
 _PAGE = 4096
@@ -80,7 +87,7 @@ def default_ranges(target: Target, *, extra_stack_bytes: int = DEFAULT_STACK_BYT
             out.append((low, min(end, rsp + extra_stack_bytes, 1 << 64)))
     for m in maps:
         if m.path == "[vdso]":
-            out.append((m.start, m.end))
+            out.append((m.start, min(m.end, m.start + MAX_VDSO_BYTES)))
     return out
 
 
@@ -97,28 +104,38 @@ def _readable_pieces(target: Target, start: int, end: int) -> Iterable[tuple[int
 
 
 def _readable_pieces_slow(target: Target, start: int, end: int) -> Iterable[tuple[int, bytes]]:
-    # Page by page; a page that fails is halved down to _GRANULE bytes, which keeps
-    # the readable part of a page cut by a truncated core or a short file.
+    # Page by page. A page whose first bytes cannot be read is skipped whole (memory
+    # comes and goes by pages); otherwise its readable prefix (a core cut off, a short
+    # file) is found by bisection. At most ~10 reads a page, so a huge unreadable
+    # range costs little.
     pos = start
     while pos < end:
         stop = min(end, (pos // _PAGE + 1) * _PAGE)
-        yield from _bisect_read(target, pos, stop)
+        try:
+            yield pos, target.read_memory(pos, stop - pos)
+        except MemoryReadError:
+            n = _readable_prefix(target, pos, stop)
+            if n:
+                yield pos, target.read_memory(pos, n)
         pos = stop
 
 
-def _bisect_read(target: Target, start: int, end: int) -> Iterable[tuple[int, bytes]]:
+def _readable_prefix(target: Target, start: int, end: int) -> int:
+    """How many bytes from ``start`` (a multiple of _GRANULE, less than ``end - start``) can be read."""
+    lo, hi = 0, (end - start) // _GRANULE  # granules: lo readable, hi not
     try:
-        yield start, target.read_memory(start, end - start)
-        return
+        target.read_memory(start, _GRANULE)
     except MemoryReadError:
-        pass
-    if end - start <= _GRANULE:
-        return
-    mid = start + max(_GRANULE, (end - start) // 2 // _GRANULE * _GRANULE)
-    if mid >= end:
-        return
-    yield from _bisect_read(target, start, mid)
-    yield from _bisect_read(target, mid, end)
+        return 0
+    lo = 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            target.read_memory(start, mid * _GRANULE)
+            lo = mid
+        except MemoryReadError:
+            hi = mid
+    return lo * _GRANULE
 
 
 def _build_ids(target: Target, maps: Sequence[Mapping]) -> dict[str, str]:
@@ -150,6 +167,35 @@ def _build_ids(target: Target, maps: Sequence[Mapping]) -> dict[str, str]:
     return out
 
 
+def _check_destination(path: str) -> str:
+    """The file to write: a new name, or an existing regular file (through a symlink: the file it names).
+
+    The snapshot is written to a temporary file and renamed over ``path``, which
+    would replace whatever ``path`` is: a device (``/dev/null``), a FIFO, a
+    directory. Those are refused, as are missing directories.
+    """
+    shown = printable(path)
+    if not path:
+        raise TargetError("--save needs a file name")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise TargetError(f"{shown}: cannot write the snapshot: directory {printable(directory)} "
+                              "does not exist") from None
+        if os.path.lexists(path):  # a dangling symlink: write where it points, never replace the link
+            return _check_destination(os.path.join(os.path.dirname(path), os.readlink(path))) \
+                if os.path.islink(path) else path
+        return path
+    except (OSError, ValueError) as e:
+        raise TargetError(f"{shown}: cannot write the snapshot: {getattr(e, 'strerror', None) or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise TargetError(f"{shown}: is {file_kind(st.st_mode)}; a snapshot is written only to a regular file "
+                          "or a new name")
+    return os.path.realpath(path)
+
+
 def _perms(m: Mapping) -> str:
     return ("r" if m.readable else "-") + ("w" if m.writable else "-") + ("x" if m.executable else "-")
 
@@ -175,9 +221,13 @@ def save_snapshot(target: Target, path: str | os.PathLike[str],
             raise ValueError(f"bad range {start:#x}-{end:#x}")
         wanted.append((start, end))
 
+    path = _check_destination(path)
     pieces: list[tuple[int, bytearray]] = []
+    total = 0
     for start, end in merge_ranges(wanted):
+        end = min(end, start + MAX_RANGE_BYTES, start + max(0, MAX_SNAPSHOT_BYTES - total))
         for addr, data in _readable_pieces(target, start, end):
+            total += len(data)
             if pieces and pieces[-1][0] + len(pieces[-1][1]) == addr:
                 pieces[-1][1].extend(data)  # keep touching pieces one range
             else:
@@ -211,7 +261,10 @@ def save_snapshot(target: Target, path: str | os.PathLike[str],
     if len(raw) > MAX_HEADER:
         raise TargetError(f"{path}: snapshot header would be {len(raw)} bytes, more than {MAX_HEADER}")
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".snapshot-", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".snapshot-", dir=directory)
+    except OSError as e:
+        raise TargetError(f"{printable(path)}: cannot write the snapshot there: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(_PREAMBLE.pack(MAGIC, VERSION, len(raw), zlib.crc32(raw)))
@@ -219,11 +272,13 @@ def save_snapshot(target: Target, path: str | os.PathLike[str],
             for _, chunk in pieces:
                 f.write(chunk)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise TargetError(f"{printable(path)}: cannot write the snapshot: {e.strerror or e}") from None
         raise
     return [(a, a + len(d)) for a, d in pieces]
 
@@ -236,16 +291,18 @@ class SnapshotTarget:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self.name = self.path
+        self.name = printable(self.path)
         self._data: mmap.mmap | bytes = b""
+        fd = open_regular(self.path, "snapshot")
         try:
-            with open(self.path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size < _PREAMBLE.size:
-                    raise TargetError(f"{self.path}: {size} bytes, too short for a snapshot")
-                self._data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            size = os.fstat(fd).st_size
+            if size < _PREAMBLE.size:
+                raise TargetError(f"{self.name}: {size} bytes, too short for a snapshot")
+            self._data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         except OSError as e:
-            raise TargetError(f"{self.path}: cannot open snapshot: {e.strerror or e}") from None
+            raise TargetError(f"{self.name}: cannot open snapshot: {e.strerror or e}") from None
+        finally:
+            os.close(fd)
         try:
             self._parse()
         except BaseException:
@@ -357,7 +414,7 @@ class SnapshotTarget:
             raise self._fail(f"{where}: 'registers' is missing or not an object")
         regs = {}
         for k in regs_raw:
-            if not (isinstance(k, str) and k.isdigit() and len(k) < 6):
+            if not (isinstance(k, str) and k.isascii() and k.isdigit() and len(k) < 6):
                 raise self._fail(f"{where}: register number {k!r} is not a number")
             regs[int(k)] = self._addr(regs_raw, k, f"{where} register {k}")
         signal = t.get("signal")

@@ -13,7 +13,7 @@ from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.budget import Budget
 from ..cfi.expr import RegisterUnavailable, evaluate
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
-from ..errors import CFIError
+from ..errors import CFIError, MemoryReadError
 from .memory import Locate, ReadWord
 
 ReadMemory = Callable[[int, int], bytes]
@@ -72,7 +72,10 @@ def compile_row(row: Row) -> Plan:
     cfa = row.cfa
     ra_column = row.fde.cie.return_address_register
     ra_rule = row.regs.get(ra_column)
-    rules = tuple((regno, rule.kind, rule.arg) for regno, rule in row.regs.items())
+    # Only rax..r15 and rip are tracked (a frame starts with no others): a rule for a column
+    # nothing can read is not evaluated, so a row of 512 rules costs no more than 17.
+    rules = tuple((regno, rule.kind, rule.arg) for regno, rule in row.regs.items()
+                  if regno <= RA or regno == ra_column)
     saved = None
     offsets = sorted((arg, regno) for regno, kind, arg in rules if kind == OFFSET and isinstance(arg, int))
     if rules and len(offsets) == len(rules) and all(b[0] >= a[0] + 8 for a, b in zip(offsets, offsets[1:])):
@@ -138,7 +141,15 @@ def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Loc
         machine = None
         for regno, kind, arg in rules:
             if kind == OFFSET:
-                caller[regno] = read_word((cfa + arg) & MASK)  # type: ignore[operator]
+                try:
+                    caller[regno] = read_word((cfa + arg) & MASK)  # type: ignore[operator]
+                except MemoryReadError:
+                    if regno == ra_column:
+                        raise
+                    # A slot that cannot be read leaves that register unknown; the walk needs only the
+                    # return address (gcc's epilogues keep rules for slots already popped, below a
+                    # sample's stack copy).
+                    caller.pop(regno, None)
             elif kind == VAL_OFFSET:
                 caller[regno] = (cfa + arg) & MASK  # type: ignore[operator]
             elif kind == SAME_VALUE:

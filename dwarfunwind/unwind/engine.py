@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from ..arch.x86_64 import RA, RSP
 from ..cfi.budget import Budget
 from ..cfi.expr import RegisterUnavailable
-from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError
+from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError, StackCopyEnd
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
@@ -138,7 +138,7 @@ class Unwinder:
                 return StopReason.BUDGET, (f"{e}; frame {frame.index} in {module.path if module else '?'} "
                                            f"{fde.section} FDE at {fde.offset:#x}")
             except MemoryReadError as e:
-                return StopReason.MEMORY, str(e)
+                return StopReason.STACK_COPY_END if isinstance(e, StackCopyEnd) else StopReason.MEMORY, str(e)
             except RegisterUnavailable as e:
                 return StopReason.REGISTER, str(e)
             except (ExpressionError, CFIError) as e:
@@ -159,6 +159,8 @@ class Unwinder:
         try:
             cfa, regs, interrupted = fp.step(frame.registers, read, self._is_marker)
         except (fp.FramePointerEnd, MemoryReadError) as e:
+            if isinstance(e, StackCopyEnd):
+                return StopReason.STACK_COPY_END, str(e)
             if method == "dwarf":
                 reason = StopReason.NO_MODULE if module is None else StopReason.NO_CFI
                 return reason, f"pc {frame.pc:#x}; frame pointers: {e}"

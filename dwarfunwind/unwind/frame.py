@@ -26,6 +26,7 @@ class StopReason(str, Enum):
     LOOP = "loop"  #: the same frame came back
     FRAME_LIMIT = "frame-limit"  #: --max-frames reached
     FP_END = "fp-end"  #: the frame-pointer chain ended (rbp 0 or unmapped)
+    STACK_COPY_END = "stack-copy-end"  #: the walk reached the end of a sample's stack copy (perf)
     BUDGET = "budget"  #: a work budget of the input ran out (docs/security.md)
 
     def describe(self) -> str:
@@ -44,6 +45,7 @@ _DESCRIPTIONS = {
     StopReason.LOOP: "the walk came back to a frame it had seen",
     StopReason.FRAME_LIMIT: "frame limit reached",
     StopReason.FP_END: "frame-pointer chain ended",
+    StopReason.STACK_COPY_END: "reached the end of the sample's stack copy",
     StopReason.BUDGET: "a work budget ran out",
 }
 

@@ -168,16 +168,17 @@ def countdown(n: int) -> bytes:
     return b"\x10" + uleb(n) + b"\x31\x1c\x12\x28" + struct.pack("<h", -6)
 
 
-def make_expr_bomb(rules: int = 32, loop: int = 2399) -> bytes:
-    """CPU: a CIE with ``rules`` DW_CFA_val_expression rules, each a ~9,600-step countdown (under the
-    per-expression bound), so every frame costs rules x 9,600 steps. Unwound through a stack of 4,096
-    return addresses into the same function, that is 1.2 billion steps without a budget per input.
-    A bounded unwinder stops at the expression_steps budget after a few frames, and says so."""
+def make_expr_bomb(rules: int = 15, loop: int = 2399) -> bytes:
+    """CPU: a CIE with ``rules`` DW_CFA_val_expression rules (for rax..r15 but rsp), each a ~9,600-step
+    countdown (under the per-expression bound), so every frame costs rules x 9,600 steps. Unwound
+    through a stack of 4,096 return addresses into the same function, that is 590 million steps
+    without a budget per input. A bounded unwinder stops at the expression_steps budget after a few
+    frames, and says so."""
     eh = EhFrame()
     fdes = _benign(eh)
     expr = countdown(loop)
     body = b"\x0c\x07\x10\x90\x01"  # CFA = rsp+16, ra at CFA-8: each frame is 16 bytes of stack
-    for reg in range(17, 17 + rules):
+    for reg in [r for r in range(16) if r != 7][:rules]:
         body += b"\x16" + uleb(reg) + uleb(len(expr)) + expr
     cie = eh.cie(body)
     fdes.append((HOSTILE, eh.fde(cie, HOSTILE, 0x100, b"")))

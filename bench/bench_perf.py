@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""perf.data unwinding: ``dwarfunwind perf`` against ``perf script --no-inline`` on the same file.
+
+Builds a C program (-O2 -fomit-frame-pointer, a 21-level recursion under main: ~25 frames per
+sample), records it with ``perf record -e cpu-clock:u --call-graph dwarf -F 999`` for about a
+second of its CPU time (~1,000 samples), then times, interleaved, whole processes with stdout to /dev/null:
+
+* ``perf script -i FILE --no-inline`` (perf unwinds every sample with libdw)
+* ``python -m dwarfunwind perf FILE`` (text, the same shape) and ``--folded``
+
+and in-process, warm: samples/s and µs/frame of :class:`PerfUnwinder` over the whole file.
+``--decode`` also compares decoding every SAMPLE record with construct against the reader's
+precompiled ``struct`` path (the reason the reader uses struct).
+
+    python3 bench/bench_perf.py [--runs 7] [--seconds 1.0] [--decode]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PROGRAM = r"""
+#include <stdlib.h>
+#include <time.h>
+volatile unsigned long sink;
+__attribute__((noipa)) unsigned long work(unsigned long n) {
+    unsigned long s = 0;
+    for (unsigned long i = 0; i < n; i++) s += (i * i) ^ (s >> 3);
+    return s;
+}
+__attribute__((noipa)) unsigned long rec(int d, unsigned long n) {
+    if (d == 0) return work(n);
+    unsigned long r = rec(d - 1, n);
+    sink += r;
+    return r ^ (unsigned long)d;
+}
+int main(int argc, char **argv) {
+    double seconds = argc > 1 ? strtod(argv[1], 0) : 1.0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    do {
+        sink += rec(21, 200000);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    } while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+    return 0;
+}
+"""
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
+    return e
+
+
+def interleaved(cmds: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    """Wall seconds of each command, run in turn (A B C A B C ...) after one warm-up each."""
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for i in range(runs + 1):
+        for name, cmd in cmds.items():
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
+            dt = time.perf_counter() - t0
+            if r.returncode != 0:
+                print(f"note: {name} exited {r.returncode}", file=sys.stderr)
+            if i:
+                times[name].append(dt)
+    return times
+
+
+def warm(path: str, repeats: int = 3) -> tuple[int, int, float]:
+    """(samples, frames, best seconds) of unwinding every sample in-process (imports done, files cached)."""
+    from dwarfunwind.perf.reader import PerfData
+    from dwarfunwind.perf.session import PerfUnwinder
+
+    best = float("inf")
+    samples = frames = 0
+    for _ in range(repeats):
+        with PerfData.open(path) as data:
+            pu = PerfUnwinder(data)
+            t0 = time.perf_counter()
+            samples = frames = 0
+            for u in pu.samples():
+                samples += 1
+                frames += len(u.trace.frames)
+            best = min(best, time.perf_counter() - t0)
+            pu.close()
+    return samples, frames, best
+
+
+def decode_bench(path: str) -> None:
+    """Every SAMPLE record decoded by construct vs by the reader's struct code."""
+    import construct as c
+
+    from dwarfunwind.perf.reader import RECORD_SAMPLE, PerfData
+
+    with PerfData.open(path) as data:
+        attr = data.attrs[0]
+        offsets = []
+        pos = data._data_start
+        import struct
+
+        while pos + 8 <= data._data_end:
+            type_, _misc, size = struct.unpack_from("<IHH", data.data, pos)
+            if type_ == RECORD_SAMPLE:
+                offsets.append((pos, size))
+            pos += size
+        nregs = len(attr.regs_user_dwarf)
+        # The layout of this file's samples (IP|TID|TIME|ADDR|CALLCHAIN|PERIOD|REGS_USER|STACK_USER|...).
+        fields = [c.Padding(8), "ip" / c.Int64ul, "pid" / c.Int32ul, "tid" / c.Int32ul, "time" / c.Int64ul,
+                  "addr" / c.Int64ul, "period" / c.Int64ul, "nr" / c.Int64ul, "callchain" / c.Array(c.this.nr,
+                                                                                                      c.Int64ul),
+                  "abi" / c.Int64ul, "regs" / c.Array(nregs, c.Int64ul), "size" / c.Int64ul,
+                  "stack" / c.Bytes(c.this.size), "dyn_size" / c.Int64ul]
+        st = c.Struct(*fields).compile()
+        raw = [bytes(data.data[p : p + s]) for p, s in offsets]
+        t0 = time.perf_counter()
+        for b in raw:
+            st.parse(b)
+        t_construct = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for p, s in offsets:
+            data.decode(p, RECORD_SAMPLE, 0, s)
+        t_struct = time.perf_counter() - t0
+    n = len(offsets)
+    print(f"\ndecode {n} SAMPLE records: construct (compiled) {t_construct / n * 1e6:.1f} us each, "
+          f"struct {t_struct / n * 1e6:.1f} us each ({t_construct / t_struct:.1f}x)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--seconds", type=float, default=1.0, help="how long the profiled program runs (1.0)")
+    ap.add_argument("--decode", action="store_true", help="also compare construct and struct decoding")
+    ap.add_argument("--keep", type=Path, help="keep the program and perf.data in this directory")
+    args = ap.parse_args()
+    python = os.path.realpath(sys.executable)
+    d = args.keep or Path(tempfile.mkdtemp(prefix="dwarfunwind-bench-perf-"))
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "prof.c").write_text(PROGRAM)
+    subprocess.run(["gcc", "-O2", "-g", "-fomit-frame-pointer", "-o", str(d / "prof"), str(d / "prof.c")],
+                   check=True)
+    data = d / "prof.data"
+    subprocess.run(["perf", "record", "-q", "-F", "999", "-e", "cpu-clock:u", "--call-graph", "dwarf", "-o",
+                    str(data), "--", str(d / "prof"), str(args.seconds)], check=True)
+    samples, frames, best = warm(str(data))
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]} "
+          f"({python}); {subprocess.run(['perf', '--version'], capture_output=True, text=True).stdout.strip()}")
+    print(f"file: {data.stat().st_size / 1e6:.1f} MB, {samples} samples, {frames} frames "
+          f"({frames / max(samples, 1):.1f} per sample)\n")
+    times = interleaved({
+        "perf script --no-inline": ["perf", "script", "-i", str(data), "--no-inline"],
+        "dwarfunwind perf": [python, "-m", "dwarfunwind", "perf", str(data)],
+        "dwarfunwind perf --folded": [python, "-m", "dwarfunwind", "perf", str(data), "--folded"],
+        "python -c pass": [python, "-c", "pass"],
+    }, args.runs)
+    base = statistics.median(times["perf script --no-inline"])
+    print(f"{'command':<28} {'median s':>9} {'min':>7} {'max':>7} {'vs perf script':>15}")
+    for name, ts in times.items():
+        m = statistics.median(ts)
+        print(f"{name:<28} {m:9.3f} {min(ts):7.3f} {max(ts):7.3f} {m / base:14.2f}x")
+    print(f"\nin-process, warm (best of 3): {samples / best:,.0f} samples/s, "
+          f"{best / max(frames, 1) * 1e6:.2f} us/frame")
+    print(f"perf script: {base / max(frames, 1) * 1e6:.2f} us/frame whole process")
+    if args.decode:
+        decode_bench(str(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

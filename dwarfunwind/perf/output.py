@@ -1,0 +1,96 @@
+"""Unwound samples as ``perf script``-shaped text, as the ``perf --json`` contract, and as folded stacks."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from ..report import frame_to_dict
+from ..unwind.frame import Frame
+from .session import UnwoundSample
+
+
+def _time(ns: int | None) -> str:
+    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
+
+
+def frame_address(frame: Frame) -> int:
+    """The address perf script shows: the pc in frame 0 and interrupted frames, return address - 1 elsewhere."""
+    return frame.lookup_pc
+
+
+def sample_text(u: UnwoundSample) -> str:
+    """One sample in the shape of ``perf script``'s default output (absolute addresses)."""
+    s = u.sample
+    head = (f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} {_time(s.time)}: "
+            f"{s.period if s.period is not None else '':>10} {s.attr.name}: ")
+    lines = [head]
+    for f in u.trace.frames:
+        addr = f.lookup_pc
+        if f.function is not None and f.offset is not None:
+            off = f.offset - (f.pc - addr)
+            sym = f"{f.function}+{off:#x}" if off else f.function
+        else:
+            sym = "[unknown]"
+        where = f.module.path if f.module is not None else "[unknown]"
+        lines.append(f"\t{addr:>16x} {sym} ({where})")
+    tr = u.trace
+    if tr.stop_reason.value not in ("outermost", "stack-copy-end"):
+        detail = f" ({tr.stop_detail})" if tr.stop_detail else ""
+        lines.append(f"\t[stop: {tr.stop_reason.describe()}{detail}]")
+    return "\n".join(lines) + "\n\n"
+
+
+def sample_to_dict(u: UnwoundSample, *, source: bool = False) -> dict[str, Any]:
+    """One record of the ``perf --json`` contract (docs/perf.md)."""
+    s, tr = u.sample, u.trace
+    return {
+        "time": s.time, "pid": s.pid, "tid": s.tid, "cpu": s.cpu, "period": s.period, "comm": u.comm,
+        "event": s.attr.name,
+        "frames": [frame_to_dict(f, source=source) for f in tr.frames],
+        "stop_reason": tr.stop_reason.value, "stop_detail": tr.stop_detail, "reliable": tr.reliable,
+    }
+
+
+def document_head(path: str) -> str:
+    """The start of the ``perf --json`` document; samples follow, then :func:`document_tail`."""
+    return f'{{"file":{json.dumps(path)},"samples":['
+
+
+def document_tail(problems: list[str], error: str | None) -> str:
+    """The end of the ``perf --json`` document: problems (sorted, each once) and the error that ended it."""
+    return f'],"problems":{json.dumps(sorted(set(problems)))},"error":{json.dumps(error)}}}'
+
+
+def sample_json(u: UnwoundSample) -> str:
+    """One sample record as compact JSON text, as it appears in the document."""
+    return json.dumps(sample_to_dict(u), separators=(",", ":"))
+
+
+def frame_name(frame: Frame) -> str:
+    """A frame's name in folded stacks: the function, else ``[module]``, else ``[unknown]``."""
+    if frame.function is not None:
+        return frame.function
+    if frame.module is not None:
+        return f"[{frame.module.name}]"
+    return "[unknown]"
+
+
+def fold(samples: Iterable[UnwoundSample], counts: Counter[str] | None = None) -> Counter[str]:
+    """Brendan Gregg's collapsed stacks: ``comm;outermost;...;innermost`` -> number of samples."""
+    counts = Counter() if counts is None else counts
+    for u in samples:
+        add_folded(u, counts)
+    return counts
+
+
+def add_folded(u: UnwoundSample, counts: Counter[str]) -> None:
+    names = [frame_name(f).replace(";", ":") for f in reversed(u.trace.frames)]
+    counts[";".join([(u.comm or str(u.sample.pid)).replace(";", ":"), *names])] += 1
+
+
+def folded_text(counts: Counter[str]) -> str:
+    """The lines flamegraph.pl, inferno, speedscope and the Firefox Profiler read (sorted, stable)."""
+    return "".join(f"{stack} {n}\n" for stack, n in sorted(counts.items()))

@@ -1,0 +1,255 @@
+"""Replaying a perf.data stream: processes, their module maps over time, and each sample unwound.
+
+One :class:`~dwarfunwind.unwind.engine.Unwinder` per process lives across all
+its samples: modules are opened once per mapping and their CFI rows and
+symbols stay cached, which is what makes a profile cheap to unwind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+
+from ..modules import Module, ModuleMap
+from ..targets.base import Mapping, ThreadInfo
+from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
+from ..unwind.frame import StackTrace, StopReason
+from .reader import Comm, Fork, Mmap, PerfData, Sample
+from .target import FileCache, ProcessTarget, vdso_image
+
+#: At most this many processes are tracked at once (a corrupt stream could fork forever).
+MAX_PROCESSES = 1 << 16
+
+
+class UnwoundSample:
+    """A sample and its walk: ``trace.frames`` from the sampled pc outwards."""
+
+    __slots__ = ("sample", "comm", "trace", "index")
+
+    def __init__(self, sample: Sample, comm: str | None, trace: StackTrace, index: int = 0) -> None:
+        self.sample = sample
+        self.comm = comm
+        self.trace = trace
+        #: Position among all samples of the file in delivery (time) order, selected or not.
+        self.index = index
+
+    def __repr__(self) -> str:
+        s = self.sample
+        return f"UnwoundSample(pid={s.pid}, tid={s.tid}, time={s.time}, {len(self.trace.frames)} frames)"
+
+
+class _GroupTarget:
+    """The mappings of one file, so ModuleMap.from_target builds exactly one module from them."""
+
+    def __init__(self, process: ProcessTarget, maps: list[Mapping]) -> None:
+        self.name = process.name
+        self._process = process
+        self._maps = maps
+
+    def threads(self) -> list[ThreadInfo]:
+        return []
+
+    def mappings(self) -> list[Mapping]:
+        return self._maps
+
+    def read_memory(self, address: int, size: int) -> bytes:
+        return self._process.read_memory(address, size)
+
+    def close(self) -> None:
+        pass
+
+
+class _Process:
+    __slots__ = ("target", "comm", "unwinder", "modules", "stale")
+
+    def __init__(self, target: ProcessTarget, comm: str | None) -> None:
+        self.target = target
+        self.comm = comm
+        self.unwinder: Unwinder | None = None
+        #: Modules by (path, start, file offset of the first mapping): kept across map changes.
+        self.modules: dict[tuple[str, int, int], Module] = {}
+        self.stale = True
+
+
+class PerfUnwinder:
+    """Unwinds every sample of a perf.data file, process by process, in time order.
+
+    >>> with PerfData.open("perf.data") as data:
+    ...     for s in PerfUnwinder(data).samples():
+    ...         print(s.sample.pid, [hex(f.pc) for f in s.trace.frames])
+
+    ``samples()`` raises :class:`~dwarfunwind.perf.reader.PerfDataError` where
+    the file is damaged, after yielding every sample before it.
+    """
+
+    def __init__(self, data: PerfData, *, pids: Iterable[int] | None = None, comms: Iterable[str] | None = None,
+                 max_frames: int = DEFAULT_MAX_FRAMES, sysroot: str | None = None, demangle: bool = True) -> None:
+        self.data = data
+        self.pids = set(pids) if pids is not None else None
+        self.comms = set(comms) if comms is not None else None
+        self.max_frames = max_frames
+        self.sysroot = sysroot
+        #: Show C++ and Rust names demangled (as perf script does); the raw name stays in ``frame.linkage_name``.
+        self.demangle = demangle
+        self._names: dict[str, str] = {}
+        self.files = FileCache()
+        self._processes: dict[int, _Process] = {}
+        #: One module per (path, file offset of its first mapping, build-id), across processes.
+        self._shared: dict[tuple[str, int, bytes | None], Module] = {}
+        self._build_ids = {b.path: b.build_id for b in data.build_ids}
+        self._nbuild = len(data.build_ids)
+        self._problems: list[str] = []
+        self._seen: set[str] = set()
+
+    @property
+    def problems(self) -> list[str]:
+        """What limited the walks (missing modules, skipped records), each said once."""
+        out = list(self.data.problems) + self._problems
+        for m in [*self._shared.values(), *(m for p in self._processes.values() for m in p.modules.values())]:
+            for e in m.elf.errors if m.elf is not None else ():
+                text = f"{m.name}: {e}"
+                if text not in out:
+                    out.append(text)
+        return out
+
+    def _problem(self, text: str) -> None:
+        if text not in self._seen:
+            self._seen.add(text)
+            self._problems.append(text)
+
+    def mapping_at(self, pid: int, address: int) -> Mapping | None:
+        """The mapping holding ``address`` in process ``pid`` as of the last sample yielded.
+
+        ``address - m.start + m.offset`` is the file-relative address ``perf script`` prints.
+        """
+        p = self._processes.get(pid)
+        if p is None:
+            return None
+        return next((m for m in p.target.maps if m.start <= address < m.end), None)
+
+    def _process(self, pid: int) -> _Process:
+        p = self._processes.get(pid)
+        if p is None:
+            if len(self._processes) >= MAX_PROCESSES:
+                self._processes.pop(next(iter(self._processes)))
+            p = _Process(ProcessTarget(pid, f"{self.data.name} pid {pid}", self.files), None)
+            self._processes[pid] = p
+        return p
+
+    def samples(self) -> Iterator[UnwoundSample]:
+        """Each selected sample, unwound, in time order."""
+        index = -1
+        for rec in self.data.records():
+            if isinstance(rec, Sample):
+                index += 1
+                if rec.pid < 0 or (self.pids is not None and rec.pid not in self.pids):
+                    continue
+                p = self._process(rec.pid)
+                if self.comms is not None and p.comm not in self.comms:
+                    continue
+                yield UnwoundSample(rec, p.comm, self._unwind(p, rec), index)
+            elif isinstance(rec, Mmap):
+                p = self._process(rec.pid)
+                if self._nbuild != len(self.data.build_ids):  # pipe mode: build-ids arrive as records
+                    self._nbuild = len(self.data.build_ids)
+                    self._build_ids = {b.path: b.build_id for b in self.data.build_ids}
+                bid = rec.build_id or self._build_ids.get(rec.path)
+                p.target.add_mapping(Mapping(rec.start, rec.start + rec.length, rec.pgoff, rec.path,
+                                             executable=rec.executable, build_id=bid))
+                if rec.path == "[vdso]":
+                    release = self.data.info.get("osrelease")
+                    p.target.vdso = vdso_image(bid, rec.length, release is not None and release == os.uname().release)
+                p.stale = True
+            elif isinstance(rec, Comm):
+                if rec.pid == rec.tid or rec.exec:
+                    p = self._process(rec.pid)
+                    p.comm = rec.comm
+                    if rec.exec:  # a new program: the old address space is gone
+                        p.target.maps, p.target._starts = [], []
+                        p.modules.clear()
+                        p.stale = True
+            elif isinstance(rec, Fork):
+                if rec.exit:
+                    if rec.pid == rec.tid:
+                        self._processes.pop(rec.pid, None)
+                elif rec.pid != rec.ppid and rec.pid not in self._processes:
+                    child = self._process(rec.pid)
+                    parent = self._processes.get(rec.ppid)
+                    if parent is not None:  # a fork copies the address space
+                        child.comm = parent.comm
+                        child.target.maps = list(parent.target.maps)
+                        child.target._starts = list(parent.target._starts)
+                        child.target.vdso = parent.target.vdso
+                        child.modules = dict(parent.modules)
+
+    def _unwind(self, p: _Process, sample: Sample) -> StackTrace:
+        target = p.target
+        target.set_sample(sample.tid, sample.regs, sample.stack, p.comm)
+        if p.stale:
+            self._rebuild(p)
+        unwinder = p.unwinder
+        assert unwinder is not None
+        if not sample.regs:
+            trace = StackTrace(target.thread)
+            trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "the sample has no user registers"
+            return trace
+        trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames)
+        if self.demangle:
+            self._demangle(trace)
+        return trace
+
+    def _demangle(self, trace: StackTrace) -> None:
+        """C++ and Rust names demangled (one c++filt batch per set of names not seen before)."""
+        names = self._names
+        for f in trace.frames:
+            raw = f.linkage_name
+            if raw is None or not raw.startswith(("_Z", "_R")):
+                continue
+            shown = names.get(raw)
+            if shown is None:
+                from ..symbolize.demangle import demangle_all
+
+                names.update(demangle_all({g.linkage_name for g in trace.frames
+                                           if g.linkage_name and g.linkage_name not in names}))
+                shown = names.get(raw, raw)
+            f.function = shown
+
+    def _rebuild(self, p: _Process) -> None:
+        """The process's module map after mappings changed, reusing every module already open."""
+        groups: dict[str, list[Mapping]] = {}
+        for m in p.target.maps:
+            if m.path and (m.path.startswith("/") or m.path == "[vdso]"):
+                groups.setdefault(m.path, []).append(m)
+        modules = []
+        for path, maps in groups.items():
+            if not any(m.executable for m in maps):
+                continue  # data files, locale archives: not modules
+            key = (path, maps[0].start, maps[0].offset)
+            module = p.modules.get(key)
+            if module is None:
+                # The same file mapped by another process: share its decoded ELF (CFI, symbols), rebias.
+                shared_key = (path, maps[0].offset, maps[0].build_id)
+                template = self._shared.get(shared_key) if path != "[vdso]" else None
+                if template is not None:
+                    module = Module(path, maps[0].start, maps[0].end,
+                                    template.bias + (maps[0].start - template.start), template.elf)
+                else:
+                    built = ModuleMap.from_target(_GroupTarget(p.target, maps), sysroot=self.sysroot)
+                    for problem in built.problems:
+                        self._problem(problem.message)
+                    if not built.modules:
+                        continue
+                    module = built.modules[0]
+                    if len(self._shared) < 4096:
+                        self._shared[shared_key] = module
+                p.modules[key] = module
+            module.end = max(m.end for m in maps)
+            modules.append(module)
+        if p.unwinder is None:
+            p.unwinder = Unwinder(p.target, ModuleMap(modules))
+        else:
+            p.unwinder.modules = ModuleMap(modules)
+        p.stale = False
+
+    def close(self) -> None:
+        self.files.close()
