@@ -104,6 +104,14 @@ class Module:
         """Problems met reading this module's file (CFI, symbols, debug info), before or after close()."""
         return self.errors + (self.elf.errors if self.elf is not None else self._file_errors)
 
+    @property
+    def file_path(self) -> str | None:
+        """The ELF file serving this module (found by path, --exe, --sysroot or build-id), open or closed;
+        None for a module without a file (a vDSO image read from memory, a file not found)."""
+        if self.elf is not None:
+            return self.elf.path if isinstance(getattr(self.elf.reader, "data", None), mmap.mmap) else None
+        return self._file
+
     def _elf(self) -> ElfFile | None:
         if not self._closed or self._file is None:
             return self.elf

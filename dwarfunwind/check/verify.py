@@ -2,7 +2,7 @@
 
 A frame's row is what the walk used to find the frame above it; where that row is wrong,
 every frame above is suspect and the trace is not reliable. Frames are duck-typed (``module``
-with ``elf`` and ``bias``, ``lookup_pc``, ``index``): ``check/`` does not import ``unwind/``.
+with ``file_path`` and ``bias``, ``lookup_pc``, ``index``): ``check/`` does not import ``unwind/``.
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ class Verifier:
         out = []
         for frame in frames:
             module = getattr(frame, "module", None)
-            elf = getattr(module, "elf", None)
-            if module is None or elf is None:
+            # The module's file by path: the program (and so the module's open file) may be closed by now.
+            path = getattr(module, "file_path", None)
+            if module is None or path is None:
                 continue
-            why = self.wrong_row(elf.path, frame.lookup_pc - module.bias)
+            why = self.wrong_row(path, frame.lookup_pc - module.bias)
             if why is not None:
                 out.append((frame, why))
         return out
