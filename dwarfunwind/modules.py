@@ -263,11 +263,12 @@ class ModuleMap:
                 module.end = max(m.end for m in maps)  # the module spans all its mappings
                 modules.append(module)
         result = cls(modules)
-        result.problems = _unique(problems)
+        result.problems = unique_problems(problems)
         return result
 
 
-def _unique(problems: list[Problem]) -> list[Problem]:
+def unique_problems(problems: list[Problem]) -> list[Problem]:
+    """``problems`` without repeats of the same message, in order."""
     seen: set[str] = set()
     out = []
     for p in problems:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 
 from .errors import DwarfUnwindError, TargetError
-from .modules import ModuleMap, Problem
+from .modules import ModuleMap, Problem, unique_problems
 from .targets.base import Target, ThreadInfo
 from .targets.files import check_directory, open_regular, printable
 from .unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
@@ -270,13 +270,7 @@ class Program:
         for m in self.modules.modules:
             for e in m.file_errors:
                 out.append(Problem(_with_name(m.name, e), m.path))
-        seen: set[str] = set()
-        unique = []
-        for p in out:
-            if p.message not in seen:
-                seen.add(p.message)
-                unique.append(p)
-        return unique
+        return unique_problems(out)
 
     @property
     def problems(self) -> list[str]:
