@@ -143,3 +143,18 @@ def test_pipe_mode_equals_perf_script(tmp_path):
     # perf script sometimes ends every chain of a pipe-mode file at __libc_start_call_main while
     # ours go on to _start (seen in 2 of 5 recordings): "perf-shorter", explained in compare().
     assert sum(n for k, n in cats.items() if k != "signal-crossings") > 0, cats
+
+
+def test_a_fifo_at_a_recorded_path_is_not_opened(tmp_path):
+    """A mapping path in a perf.data is a name someone else wrote: a FIFO there reads as unavailable
+    (run in a child with a time limit, since opening a FIFO for reading without O_NONBLOCK blocks)."""
+    import os
+
+    fifo = tmp_path / "lib.so"
+    os.mkfifo(fifo)
+    code = ("from dwarfunwind.perf.target import FileCache\n"
+            f"print(FileCache().read({str(fifo)!r}, 0, 8))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20,
+                       env=dict(os.environ, PYTHONPATH=root))
+    assert r.returncode == 0 and r.stdout.strip() == "None", (r.returncode, r.stdout, r.stderr)

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 from ..arch.x86_64 import RSP
 from ..elf.reader import ELFReader
-from ..errors import DwarfUnwindError, MemoryReadError, StackCopyEnd
+from ..errors import DwarfUnwindError, MemoryReadError, StackCopyEnd, TargetError
 from ..targets.base import Mapping, ThreadInfo, check_read
+from ..targets.files import open_regular
 
 #: At most this many files are kept mapped for reading file-backed pages.
 MAX_OPEN_FILES = 256
@@ -40,9 +41,13 @@ class FileCache:
             m = None
             if len(self._maps) < MAX_OPEN_FILES:
                 try:
-                    with open(path, "rb") as f:
-                        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                except (OSError, ValueError):
+                    # Regular files only, opened O_NONBLOCK: a FIFO at a recorded path must not block.
+                    fd = open_regular(path)
+                    try:
+                        m = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                    finally:
+                        os.close(fd)
+                except (OSError, ValueError, TargetError):
                     m = None
                 self._maps[path] = m
         if m is None or offset < 0 or offset + size > len(m):
