@@ -17,6 +17,7 @@ that fails is reported in its result and does not stop the others.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -134,10 +135,12 @@ def perf_processes(path: str) -> list[int]:
 
 
 def kind_of(path: str) -> str:
+    from .targets.files import open_regular
+
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(open_regular(path), "rb") as f:  # never blocks on a FIFO
             magic = f.read(8)
-    except OSError:
+    except (OSError, DwarfUnwindError):
         return "unknown"
     return "perf" if magic == b"PERFILE2" else "core-or-snapshot"
 

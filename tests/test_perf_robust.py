@@ -158,3 +158,17 @@ def test_a_fifo_at_a_recorded_path_is_not_opened(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20,
                        env=dict(os.environ, PYTHONPATH=root))
     assert r.returncode == 0 and r.stdout.strip() == "None", (r.returncode, r.stdout, r.stderr)
+
+
+def test_a_fifo_as_input_is_refused(tmp_path):
+    """``perf FIFO`` and ``batch FIFO``: one line naming the file, no wait for a writer."""
+    import os
+
+    fifo = tmp_path / "perf.data"
+    os.mkfifo(fifo)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for command, rc in (("perf", 2), ("batch", 1)):
+        r = subprocess.run([sys.executable, "-m", "dwarfunwind", command, str(fifo)], capture_output=True,
+                           text=True, timeout=20, env=dict(os.environ, PYTHONPATH=root))
+        assert r.returncode == rc and "Traceback" not in r.stderr, (command, r.returncode, r.stderr)
+        assert f"{fifo}: a FIFO, not a" in r.stderr, r.stderr

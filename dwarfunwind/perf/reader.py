@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ..errors import TargetError
+from ..targets.files import open_regular
 
 MAGIC = b"PERFILE2"
 
@@ -296,17 +297,15 @@ class PerfData:
         """Open a file (mapped, not read) or ``-`` for a pipe-mode stream on stdin."""
         if path == "-":
             return cls(sys.stdin.buffer.read(), "<stdin>")
-        try:
-            f = open(path, "rb")
-        except OSError as e:
-            raise TargetError(f"{path}: {e.strerror or e}") from None
+        # A regular file only, opened O_NONBLOCK: a FIFO or device given as input must not block (TargetError).
+        f = os.fdopen(open_regular(path, "perf.data file"), "rb")
         try:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
                 raise PerfDataError(path, 0, "file is empty")
             data: bytes | mmap.mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except OSError:
-            data = f.read()  # a FIFO or a file that cannot be mapped
+            data = f.read()  # a file that cannot be mapped
         except BaseException:
             f.close()
             raise
