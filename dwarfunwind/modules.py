@@ -112,6 +112,14 @@ class Module:
             return self.elf.path if isinstance(getattr(self.elf.reader, "data", None), mmap.mmap) else None
         return self._file
 
+    @property
+    def build_id(self) -> bytes | None:
+        """The GNU build-id of the file serving this module (open or closed), else the one the target
+        recorded for it; None when neither is known."""
+        if self.elf is not None:
+            return self.elf.build_id
+        return self._build_id if self._file is not None else self.recorded_build_id
+
     def _elf(self) -> ElfFile | None:
         if not self._closed or self._file is None:
             return self.elf

@@ -88,13 +88,13 @@ def module_offset(frame: Frame) -> int | None:
 def module_path(module: Module) -> str:
     """The file a module's CFI and symbols come from (after --exe, --sysroot, build-id links), else the
     path the target recorded (a module not found)."""
-    return module.elf.path if module.elf is not None else module.path
+    return module.file_path or module.path  # file_path: also after the program (and its files) closed
 
 
 def module_build_id(module: Module) -> str | None:
     """The GNU build-id in hex of the file ``module_path`` names, or, with no file found, the one the
     target recorded; None when neither is known."""
-    build_id = module.elf.build_id if module.elf is not None else module.recorded_build_id
+    build_id = module.build_id
     return build_id.hex() if build_id else None
 
 

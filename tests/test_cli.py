@@ -299,17 +299,20 @@ def test_executable_found_by_exe_or_sysroot(moved_core, tmp_path, how):
     core, moved, original = moved_core
     if how == "exe":
         args = ["--exe", str(moved)]
+        served = moved
     else:
         root = tmp_path / "sysroot"
-        target = root / str(original).lstrip("/")
-        target.parent.mkdir(parents=True)
-        target.write_bytes(moved.read_bytes())
+        served = root / str(original).lstrip("/")
+        served.parent.mkdir(parents=True)
+        served.write_bytes(moved.read_bytes())
         args = ["--sysroot", str(root)]
     r = run("unwind", str(core), "--json", *args)
     assert r.returncode == 0, r.stderr
     t = json.loads(r.stdout)["threads"][0]
     names = [f["function"] for f in t["frames"]]
     assert names[3:6] == ["inner", "outer", "main"] and t["reliable"]
+    # module_path names the file that served the frame, though JSON is written after the program closed.
+    assert {f["module_path"] for f in t["frames"][3:6]} == {str(served)}
 
 
 def test_fuzz_command_runs_properties_and_summarizes():
