@@ -36,24 +36,6 @@ class _Machine:
             raise RegisterUnavailable(regno) from None
 
 
-def compute_cfa(row: Row, regs: dict[int, int], read_memory: ReadMemory, budget: Budget | None = None) -> int:
-    """The CFA of the frame described by ``row``, whose registers are ``regs``.
-
-    A row whose CFA nothing defined (``.cfi_startproc simple``) raises CFIError.
-    """
-    cfa = row.cfa
-    if cfa.expression is not None:
-        # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
-        return evaluate(cfa.expression, _Machine(regs, read_memory), [], budget)
-    if cfa.register < 0:
-        fde = row.fde
-        raise CFIError(f"the CFA is undefined at {row.loc:#x} (no DW_CFA_def_cfa)", fde.section, fde.offset)
-    try:
-        return (regs[cfa.register] + cfa.offset) & MASK
-    except KeyError:
-        raise RegisterUnavailable(cfa.register) from None
-
-
 #: A row compiled for the walk: ``(cfa_register, cfa_offset, cfa_expression, carried, rules,
 #: outermost, signal_frame, saved, ra_column, fde)``. ``carried`` are the callee-saved registers
 #: without a rule (they keep their value), ``rules`` the row's ``(register, kind, argument)`` in
