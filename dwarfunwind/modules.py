@@ -329,6 +329,16 @@ def _memory_build_id(target: Target, first: Mapping) -> bytes | None:
         return None
 
 
+def _memory_bias(target: Target, first: Mapping) -> int:
+    """The bias of an image whose file was not found, from its ELF headers in the target's memory
+    (the first page of a mapped ELF holds them), else ``start - offset`` of its first mapping (the
+    load base of a PIE or shared library): ``module+0xOFFSET`` is then still a file address."""
+    try:
+        return _bias(ELFReader(target.read_memory(first.start, 4096), "memory"), first)
+    except (DwarfUnwindError, ValueError):
+        return first.start - first.offset
+
+
 def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: str | None, base_dirs: list[str],
                  target: Target, problems: list[Problem], *, is_main: bool) -> Module | None:
     shown = printable(path)
@@ -370,7 +380,8 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
     if chosen is None:
         reason = errors[0] if errors else rejected[0] if rejected else f"{shown}: module not found"
         problems.append(Problem(f"{reason}; frames in it have no CFI or symbols", path, short="not found"))
-        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
+        return Module(path, maps[0].start, maps[0].end, _memory_bias(target, first_map), None,
+                      recorded_build_id=want)
     have = chosen.build_id
     if want and have and want != have:
         problems.append(Problem(f"{printable(chosen.path)}: build-id {have.hex()} does not match the target's "
@@ -379,7 +390,8 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
         bias = _bias(chosen.reader, first_map)
     except ELFError as e:
         problems.append(Problem(with_name(shown, e), path, short="unreadable"))
-        return Module(path, maps[0].start, maps[0].end, 0, None, recorded_build_id=want)
+        return Module(path, maps[0].start, maps[0].end, _memory_bias(target, first_map), None,
+                      recorded_build_id=want)
     return Module(path, maps[0].start, maps[0].end, bias, chosen, recorded_build_id=want)
 
 

@@ -292,6 +292,15 @@ def test_missing_executable_is_said_once_and_the_walk_goes_on(moved_core):
     assert missing and all(f["build_id"] == re.search(r"Build ID: ([0-9a-f]+)", notes).group(1) for f in missing)
     assert [f["function"] for f in t["frames"][:3]] == ["__pthread_kill_implementation", "raise", "abort"]
     assert not t["reliable"]
+    # Without its file, the module's load base comes from its ELF headers in the core: the offsets
+    # are file addresses that addr2line maps to functions of the moved binary.
+    offsets = [hex(f["module_offset"] - (0 if f["index"] == 0 else 1)) for f in missing]
+    names = subprocess.run([which("addr2line"), "-f", "-e", str(moved), *offsets], capture_output=True,
+                           text=True).stdout.splitlines()[::2]
+    found = json.loads(run("unwind", str(core), "--json", "--exe", str(moved)).stdout)["threads"][0]["frames"]
+    assert names == [found[f["index"]]["function"] for f in missing], (offsets, names)
+    text = run("unwind", str(core)).stdout
+    assert re.search(r" in crasher\+0x[0-9a-f]{1,5}$", text, re.M), text
 
 
 @pytest.mark.parametrize("how", ["exe", "sysroot"])
