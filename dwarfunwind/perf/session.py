@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from ..modules import Module, ModuleMap
+from ..symbolize import annotate
 from ..targets.base import Mapping, ThreadInfo
 from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from ..unwind.frame import StackTrace, StopReason
@@ -91,7 +92,6 @@ class PerfUnwinder:
         self.sysroot = sysroot
         #: Show C++ and Rust names demangled (as perf script does); the raw name stays in ``frame.linkage_name``.
         self.demangle = demangle
-        self._names: dict[str, str] = {}
         self.files = FileCache()
         self._processes: dict[int, _Process] = {}
         #: One module per (path, file offset of its first mapping, build-id), across processes.
@@ -195,24 +195,9 @@ class PerfUnwinder:
             return trace
         trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames)
         if self.demangle:
-            self._demangle(trace)
+            # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
+            annotate([trace])
         return trace
-
-    def _demangle(self, trace: StackTrace) -> None:
-        """C++ and Rust names demangled (one c++filt batch per set of names not seen before)."""
-        names = self._names
-        for f in trace.frames:
-            raw = f.linkage_name
-            if raw is None or not raw.startswith(("_Z", "_R")):
-                continue
-            shown = names.get(raw)
-            if shown is None:
-                from ..symbolize.demangle import demangle_all
-
-                names.update(demangle_all({g.linkage_name for g in trace.frames
-                                           if g.linkage_name and g.linkage_name not in names}))
-                shown = names.get(raw, raw)
-            f.function = shown
 
     def _rebuild(self, p: _Process) -> None:
         """The process's module map after mappings changed, reusing every module already open."""
