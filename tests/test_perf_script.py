@@ -355,3 +355,64 @@ def test_stack_copy_end_is_a_stop_reason_not_an_error(recordings, tmp_path):
     assert stops["stack-copy-end"] > 0, stops
     assert set(stops) <= {"stack-copy-end", "outermost"}, stops
 
+
+
+# -- the suffix memo (perf/memo.py): walks taken from earlier samples equal walks stepped throughout --
+
+
+def frame_facts(u) -> tuple:
+    """Everything a walk says about a sample, frame by frame."""
+    return (tuple((f.index, f.pc, f.cfa, tuple(sorted(f.registers.items())), f.method, f.interrupted,
+                   f.signal_frame, f.function, f.offset, f.module.path if f.module else None)
+                  for f in u.trace.frames), u.trace.stop_reason, u.trace.stop_detail)
+
+
+def walks(path: Path, memo: bool, mutate=None) -> tuple[list[tuple], int]:
+    """Every sample's walk, and how many took their callers from the memo."""
+    out, taken = [], 0
+    with PerfData.open(str(path)) as data:
+        if mutate is not None:
+            records = data.records
+
+            def mutated():
+                for i, rec in enumerate(records()):
+                    if getattr(rec, "stack", None):
+                        rec.stack = mutate(i, rec.stack)
+                    yield rec
+
+            data.records = mutated
+        pu = PerfUnwinder(data, memo=memo)
+        for u in pu.samples():
+            out.append(frame_facts(u))
+            p = pu._processes.get(u.sample.pid)
+            taken += p is not None and memo and p.memo.taken_at is not None
+        pu.close()
+    return out, taken
+
+
+@pytest.mark.parametrize("name", ["c", "cxx", "python", "gzip"])
+def test_memo_walks_equal_stepped_walks(recordings, name):
+    stepped, _ = walks(recordings[name], memo=False)
+    memo, taken = walks(recordings[name], memo=True)
+    assert memo == stepped
+    assert taken >= len(stepped) // 2, (taken, len(stepped))  # the memo is what is tested here
+
+
+def test_memo_sees_every_byte_the_callers_steps_read(recordings):
+    """Stacks altered word by word (saved registers, return addresses, locals): the memo never
+    hands out a walk the altered bytes would change, and is still taken where they do not matter."""
+    import random
+
+    def mutate(i: int, stack: bytes) -> bytes:
+        rnd = random.Random(i)
+        b = bytearray(stack)
+        for _ in range(rnd.randrange(0, 3)):
+            at = rnd.randrange(0, max(1, len(b) // 8)) * 8
+            b[at : at + 8] = rnd.choice([b"\0" * 8, rnd.randbytes(8), bytes(b[at : at + 8])[::-1]])
+        return bytes(b)
+
+    stepped, _ = walks(recordings["c"], memo=False, mutate=mutate)
+    memo, taken = walks(recordings["c"], memo=True, mutate=mutate)
+    assert memo == stepped
+    assert taken > 0
+    assert len({w[1] for w in stepped}) > 1  # the alterations did change some walks

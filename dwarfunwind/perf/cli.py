@@ -66,6 +66,7 @@ class _Progress:
 def cmd_perf(args: Args) -> int:
     from collections import Counter
 
+    from ..unwind.frame import Frame
     from .output import add_folded, document_head, document_tail, folded_text, sample_json, sample_text
     from .reader import PerfData
     from .session import PerfUnwinder, UnwoundSample
@@ -97,6 +98,7 @@ def cmd_perf(args: Args) -> int:
     try:
         if args.max_samples != 0:
             buf: list[str] = []
+            lines: dict[Frame, str] = {}
             for u in limited():
                 count += 1
                 if want_folded:
@@ -104,7 +106,7 @@ def cmd_perf(args: Args) -> int:
                 if args.json:
                     buf.append(("," if count > 1 else "") + sample_json(u))
                 elif not args.folded:
-                    buf.append(sample_text(u))
+                    buf.append(sample_text(u, lines))
                 if len(buf) >= 256:  # written in batches: stdout may be unbuffered
                     write("".join(buf))
                     buf.clear()

@@ -21,21 +21,41 @@ def frame_address(frame: Frame) -> int:
     return frame.lookup_pc
 
 
-def sample_text(u: UnwoundSample) -> str:
-    """One sample in the shape of ``perf script``'s default output (absolute addresses)."""
+def frame_line(f: Frame) -> str:
+    """A frame's line in ``perf script``'s output."""
+    addr = f.lookup_pc
+    if f.function is not None and f.offset is not None:
+        off = f.offset - (f.pc - addr)
+        sym = f"{f.function}+{off:#x}" if off else f.function
+    else:
+        sym = "[unknown]"
+    where = f.module.path if f.module is not None else "[unknown]"
+    return f"\t{addr:>16x} {sym} ({where})"
+
+
+#: At most this many frames' lines are remembered.
+MAX_LINES = 1 << 16
+
+
+def sample_text(u: UnwoundSample, known: dict[Frame, str] | None = None) -> str:
+    """One sample in the shape of ``perf script``'s default output (absolute addresses).
+
+    ``known`` remembers the lines of frames already written, across the samples of one
+    file: a profile's samples share most of their frames (perf/memo.py).
+    """
     s = u.sample
     head = (f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} {_time(s.time)}: "
             f"{s.period if s.period is not None else '':>10} {s.attr.name}: ")
     lines = [head]
+    if known is None:
+        known = {}
+    elif len(known) > MAX_LINES:
+        known.clear()
     for f in u.trace.frames:
-        addr = f.lookup_pc
-        if f.function is not None and f.offset is not None:
-            off = f.offset - (f.pc - addr)
-            sym = f"{f.function}+{off:#x}" if off else f.function
-        else:
-            sym = "[unknown]"
-        where = f.module.path if f.module is not None else "[unknown]"
-        lines.append(f"\t{addr:>16x} {sym} ({where})")
+        line = known.get(f)
+        if line is None:
+            line = known[f] = frame_line(f)
+        lines.append(line)
     tr = u.trace
     if tr.stop_reason.value not in ("outermost", "stack-copy-end"):
         detail = f" ({tr.stop_detail})" if tr.stop_detail else ""

@@ -1,0 +1,196 @@
+"""The samples of a process share their callers: a memo of walk suffixes.
+
+Samples of one process mostly differ in their innermost frames. The callers sit at
+the same call sites with the same saved registers, and their part of the walk repeats
+from sample to sample. The walk from a frame on is a function of that frame's registers
+and of the memory its steps read: the module files (fixed while the process's module
+map is) and the sample's stack copy. So each walk leaves an entry for every frame it
+stepped from: the frames from there out, how the walk stopped, and where in the stack
+copy those steps read. A later walk that reaches a frame with the same registers (and
+method, and interruptedness), whose stack copy holds the same bytes at those addresses
+and agrees about every read outside it, takes the rest of the walk from the entry
+instead of stepping again: exactly the frames the steps would have produced.
+
+Frames taken from an entry are shared between samples' traces (renumbered copies where
+the depth differs): treat them as read-only.
+"""
+
+from __future__ import annotations
+
+from ..arch.x86_64 import RSP
+from ..unwind.frame import Frame, StackTrace, StopReason
+from .target import ProcessTarget
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..targets.base import Target
+    from ..unwind.dwarf import ReadMemory
+    from ..unwind.memory import ReadWord
+
+#: Entries per process; past this the memo starts again (bounded memory: an entry pins a stack copy).
+MAX_ENTRIES = 1 << 15
+
+#: Walks whose end depends on more than the frame and the memory read are not remembered: a loop
+#: (the frames before it), the frame limit (the depth) and a budget (the work done before).
+_NOT_REMEMBERED = frozenset({StopReason.LOOP, StopReason.FRAME_LIMIT, StopReason.BUDGET})
+
+#: An entry: (the walk's frames, their (pc, sp) keys, index of the frame it starts at, the (start,
+#: end) runs its steps read in the stack copy, (address, size) of reads outside it, the walk's
+#: stack copy, its start and end, stop reason, detail).
+_Spans = tuple[tuple[int, int], ...]
+_Entry = tuple[tuple[Frame, ...], tuple[tuple[int, int | None], ...], int, _Spans, _Spans, bytes, int, int,
+               StopReason, str]
+
+
+class SuffixMemo:
+    """Walk suffixes of one process's samples, valid while its module map is unchanged."""
+
+    __slots__ = ("_entries", "_target", "_steps", "_inside", "_outside", "_hit")
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, int | None], _Entry] = {}
+        self._target: ProcessTarget | None = None
+        #: Per step of the current walk: its reads inside the stack copy and outside it.
+        self._steps: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = []
+        self._inside: list[tuple[int, int]] = []
+        self._outside: list[tuple[int, int]] = []
+        #: (frame index in the current walk, entry) where the walk took an entry's frames.
+        self._hit: tuple[int, _Entry] | None = None
+
+    @property
+    def taken_at(self) -> int | None:
+        """The index of the first frame the last walk took from an entry (None: it stepped throughout)."""
+        return self._hit[0] if self._hit is not None else None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry (the process's modules changed)."""
+        self._entries.clear()
+
+    # -- one walk ----------------------------------------------------------------------------------
+
+    def begin(self, target: Target) -> tuple[ReadMemory, ReadWord]:
+        """``(read_memory, read_word)`` for one walk of ``target``'s current sample, noting every read."""
+        if not isinstance(target, ProcessTarget):
+            raise TypeError("a SuffixMemo serves perf sample targets (their memory is a stack copy)")
+        self._target = target
+        self._steps = []
+        self._inside, self._outside = [], []
+        self._hit = None
+        start, end, read = target.stack_start, target.stack_end, target.read_memory
+
+        def read_memory(address: int, size: int) -> bytes:
+            if start <= address and address + size <= end and size > 0:
+                self._inside.append((address, address + size))
+            else:
+                self._outside.append((address, size))
+            return read(address, size)
+
+        def read_word(address: int) -> int:
+            return int.from_bytes(read_memory(address, 8), "little")
+
+        return read_memory, read_word
+
+    def stepped(self) -> None:
+        """One step of the walk is done: what it read is its own."""
+        self._steps.append((self._inside, self._outside))
+        self._inside, self._outside = [], []
+
+    def take(self, trace: StackTrace, seen: set[tuple[int, int | None]], max_frames: int) -> bool:
+        """If an entry continues the walk from its newest frame, put its frames in and return True."""
+        frames = trace.frames
+        frame = frames[-1]
+        regs = frame.registers
+        entry = self._entries.get((frame.pc, regs.get(RSP)))
+        if entry is None:
+            return False
+        old_frames, keys, k, runs, outside, stack, start, end, reason, detail = entry
+        old = old_frames[k]
+        if old.registers != regs or old.method != frame.method or old.interrupted != frame.interrupted:
+            return False
+        j = len(frames) - 1
+        # The walk with this many frames would go on stepping only below the limit.
+        if j + len(old_frames) - k >= max_frames:
+            return False
+        t = self._target
+        assert t is not None
+        if not _same_memory(t, runs, outside, stack, start, end):
+            return False
+        if not seen.isdisjoint(keys[k + 1 :]):
+            return False  # this prefix would have stopped at a loop
+        tail = old_frames[k:]
+        frames[j:] = tail if j == k else [f.renumbered(f.index + j - k) for f in tail]
+        trace.stop_reason, trace.stop_detail = reason, detail
+        self._hit = (j, entry)
+        return True
+
+    def end(self, trace: StackTrace) -> None:
+        """Leave an entry for every frame this walk stepped from."""
+        if len(self._entries) + len(trace.frames) > MAX_ENTRIES:
+            self._entries.clear()
+        if trace.stop_reason in _NOT_REMEMBERED:
+            return
+        t = self._target
+        assert t is not None
+        frames = tuple(trace.frames)
+        steps = self._steps
+        inside: list[tuple[int, int]] = []
+        outside: list[tuple[int, int]] = []
+        if self._hit is not None:
+            first, entry = self._hit
+            inside.extend(entry[3])
+            outside.extend(entry[4])
+            stop = first  # the frame the entry took over from: steps 0 .. first-1 were taken here
+            if len(steps) != first:
+                return
+            keys = tuple([(f.pc, f.registers.get(RSP)) for f in frames[:first]]) + entry[1][entry[2]:]
+        else:
+            stop = len(steps)
+            if stop != len(frames):
+                return  # a walk that did not step from its last frame
+            keys = tuple([(f.pc, f.registers.get(RSP)) for f in frames])
+        entries = self._entries
+        for i in range(stop - 1, 0, -1):
+            s_in, s_out = steps[i]
+            inside.extend(s_in)
+            outside.extend(s_out)
+            runs = _runs(inside)
+            inside[:] = runs
+            entries[keys[i]] = (frames, keys, i, tuple(runs), tuple(outside), t.stack,
+                                                     t.stack_start, t.stack_end, trace.stop_reason,
+                                                     trace.stop_detail)
+
+
+def _runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (start, end) sorted and merged where they touch: fewer, longer byte compares."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _same_memory(t: ProcessTarget, runs: tuple[tuple[int, int], ...], outside: tuple[tuple[int, int], ...],
+                 stack: bytes, start: int, end: int) -> bool:
+    """True if every read an entry's steps made gives the same result in ``t``'s current sample."""
+    new_start, new_end, new_stack = t.stack_start, t.stack_end, t.stack
+    for lo, hi in runs:
+        if lo < new_start or hi > new_end:
+            return False
+        if new_stack[lo - new_start : hi - new_start] != stack[lo - start : hi - start]:
+            return False
+    for address, size in outside:
+        # Not in the copy then; it must not be now, and a read past the copy's end (StackCopyEnd,
+        # whose message names the end) must be past the same end.
+        if new_start <= address and address + size <= new_end and size > 0:
+            return False
+        past_end = start <= address and address + size > end and end > start
+        now_past_end = new_start <= address and address + size > new_end and new_end > new_start
+        if past_end != now_past_end or past_end and new_end != end:
+            return False
+    return True
