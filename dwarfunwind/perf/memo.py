@@ -143,8 +143,8 @@ class SuffixMemo:
             inside.extend(entry[3])
             outside.extend(entry[4])
             stop = first  # the frame the entry took over from: steps 0 .. first-1 were taken here
-            if len(steps) != first:
-                return
+            if len(steps) != first or first < 2:
+                return  # (taken at frame 1: no frame of this walk stepped but frame 0, which is not kept)
             keys = tuple([(f.pc, f.registers.get(RSP)) for f in frames[:first]]) + entry[1][entry[2]:]
         else:
             stop = len(steps)

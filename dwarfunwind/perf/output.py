@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
 
 from ..report import frame_to_dict
 from ..unwind.frame import Frame
 from .session import UnwoundSample
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and json cost start-up; json is imported only for --json
+    from collections.abc import Iterable
+    from typing import Any
 
 
 def _time(ns: int | None) -> str:
@@ -76,16 +78,22 @@ def sample_to_dict(u: UnwoundSample, *, source: bool = False) -> dict[str, Any]:
 
 def document_head(path: str) -> str:
     """The start of the ``perf --json`` document; samples follow, then :func:`document_tail`."""
+    import json
+
     return f'{{"file":{json.dumps(path)},"samples":['
 
 
 def document_tail(problems: list[str], error: str | None) -> str:
     """The end of the ``perf --json`` document: problems (sorted, each once) and the error that ended it."""
+    import json
+
     return f'],"problems":{json.dumps(sorted(set(problems)))},"error":{json.dumps(error)}}}'
 
 
 def sample_json(u: UnwoundSample) -> str:
     """One sample record as compact JSON text, as it appears in the document."""
+    import json
+
     return json.dumps(sample_to_dict(u), separators=(",", ":"))
 
 

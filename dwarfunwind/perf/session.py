@@ -207,9 +207,12 @@ class PerfUnwinder:
                                        memo=p.memo if self.memo else None)
         if self.demangle:
             # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
-            # Frames taken from the memo were demangled when first seen.
+            # Frames taken from the memo were demangled when first seen; C names need no demangler.
             taken = p.memo.taken_at if self.memo else None
-            annotate_frames(trace.frames if taken is None else trace.frames[:taken])
+            new = [f for f in (trace.frames if taken is None else trace.frames[:taken])
+                   if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")]
+            if new:
+                annotate_frames(new)
         return trace
 
     def _rebuild(self, p: _Process) -> None:
