@@ -95,7 +95,10 @@ class Unwinder:
         if budget is None:
             budget = Budget(getattr(self.target, "name", "") or "")
         trace = StackTrace(thread, method=method)
-        regs = {r: v for r, v in thread.registers.items() if 0 <= r <= RA}
+        known = thread.registers
+        # rax..r15 and rip: the usual register set is copied whole, others filtered.
+        regs = dict(known) if known and min(known) >= 0 and max(known) <= RA else \
+            {r: v for r, v in known.items() if 0 <= r <= RA}
         if RA not in regs:
             trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "rip is not known"
             return trace
