@@ -12,13 +12,28 @@ from ..cfi.program import row_at, rows
 from ..cfi.rules import Row
 from ..cfi.sections import FDE, CFISection
 from ..errors import CFIError, DwarfUnwindError, ELFError
-from .reader import _BINDING_RANK, _SYM, ET_REL, PT_LOAD, SYMBOL_TYPES, ELFReader, apply_relocations, symbol_name
+from .reader import (
+    _BINDING_RANK,
+    _SYM,
+    ET_REL,
+    PT_LOAD,
+    SHF_EXECINSTR,
+    SHT_DYNSYM,
+    SHT_RELA,
+    SYMBOL_TYPES,
+    ELFReader,
+    apply_relocations,
+    symbol_name,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..symbolize.symcache import SourceLocation, SourceTable
+    from .plt import PltNames
 
 DEBUG_ROOT = "/usr/lib/debug"
+#: Sections holding PLT stubs (dwarfunwind.elf.plt.PLT_SECTIONS, named here to keep that import off the cold path).
+_PLT_SECTIONS = (".plt", ".plt.got", ".plt.sec", ".plt.bnd")
 _SYM_SIZE = _SYM.size
 
 
@@ -39,6 +54,8 @@ class ElfFile:
         self._sections: list[CFISection] | None = None
         self._debug_sections_added = False
         self._symbols: SymbolTable | None = None
+        self._plt_ranges: list[tuple[int, int]] | None = None
+        self._plt: "PltNames | None" = None
         self._lines: "SourceTable | None | bool" = None  # False: looked for, none
         #: Problems met while opening sections (the rest is still served).
         self.errors: list[DwarfUnwindError] = []
@@ -233,21 +250,70 @@ class ElfFile:
     # -- symbols ----------------------------------------------------------------------------------
 
     def symbolize(self, address: int) -> tuple[str, int] | None:
-        """(function, offset) for an unrelocated address, from .symtab/.dynsym or the debug file."""
+        """(function, offset) for an unrelocated address, from .symtab/.dynsym or the debug file.
+
+        A PLT stub is named as BFD (objdump, gdb, perf) names it, ``puts@plt`` (see dwarfunwind.elf.plt).
+        """
+        if self._plt_ranges is None:
+            try:
+                self._plt_ranges = [(s.addr, s.addr + s.size) for s in self.reader.sections
+                                    if s.name in _PLT_SECTIONS and s.type != 8]  # not SHT_NOBITS
+            except ELFError:
+                self._plt_ranges = []
+        for lo, hi in self._plt_ranges:
+            if lo <= address < hi:
+                hit = self._plt_symbol(address)
+                if hit is not None:
+                    return hit
+                break
         if self._symbols is None:
             self._symbols = self._load_symbols()
         return self._symbols.lookup(address)
 
+    def plt_symbols(self) -> list[tuple[int, int, str]]:
+        """(file address, size, ``name@plt``) of each PLT entry BFD names (objdump's ``<puts@plt>``)."""
+        return list(self._plt_names().entries())
+
+    def _plt_symbol(self, address: int) -> tuple[str, int] | None:
+        return self._plt_names().lookup(address)
+
+    def _plt_names(self) -> "PltNames":
+        if self._plt is None:
+            from .plt import PltNames
+
+            reader = self.reader
+            try:
+                secs = reader.sections
+                dynsym = next((i for i, s in enumerate(secs) if s.type == SHT_DYNSYM), None)
+                if dynsym is None or secs[dynsym].link >= len(secs):
+                    self._plt = PltNames([], [], b"", b"")
+                else:
+                    self._plt = PltNames(
+                        [(s.name, s.addr, reader.section_data(s)) for s in secs
+                         if s.name in _PLT_SECTIONS and s.type != 8],
+                        [reader.section_data(s) for s in secs if s.type == SHT_RELA and s.link == dynsym],
+                        reader.section_data(secs[dynsym]), reader.section_data(secs[secs[dynsym].link]))
+            except ELFError as e:
+                self.errors.append(e)
+                self._plt = PltNames([], [], b"", b"")
+        return self._plt
+
     def _load_symbols(self) -> "SymbolTable":
         try:
-            table = None if self.reader.section(".symtab") is None else self.reader.symbol_table()
-            if table is None:
+            reader = self.reader
+            table = None
+            if reader.section(".symtab") is None:
                 debug = self.debug_file(fetch=True)
-                table = (debug.symbol_table() if debug is not None else None) or self.reader.symbol_table()
+                table = debug.symbol_table() if debug is not None else None
+                if table is not None:
+                    reader = debug  # type: ignore[assignment]
+            table = table or reader.symbol_table()
+            # Labels (STT_NOTYPE) in code name it too, as in gdb and perf: ld.so's _start is one.
+            code = {i for i, s in enumerate(reader.sections) if s.flags & SHF_EXECINSTR} if table else set()
         except ELFError as e:
             self.errors.append(e)
             table = None
-        return SymbolTable(*table) if table is not None else SymbolTable(b"", b"")
+        return SymbolTable(*table, code_sections=code) if table is not None else SymbolTable(b"", b"")
 
 
 def _image_base(reader: ELFReader) -> int:
@@ -259,22 +325,33 @@ def _image_base(reader: ELFReader) -> int:
 
 
 class SymbolTable:
-    """Function and object symbols, looked up by address straight from the raw symbol table.
+    """Function and object symbols, and labels in code, looked up by address straight from the raw symbol table.
 
     Only the addresses are read up front (sorted, with each entry's index); an entry's other
     fields and its name are read when a lookup lands on it. A libc's 10,000 symbols cost
     about 2 ms this way, against 15 ms to build every entry, for the handful a backtrace needs.
 
+    A symbol names code if it is a function, an object or, as gdb and perf have it, a label
+    (STT_NOTYPE) in one of ``code_sections`` (section indices; ld.so's ``_start`` is such a label).
     Several symbols often share an address (aliases, versioned names): one is kept,
-    preferring a sized symbol, then global over weak over local, then the default
-    version (name@@V). It is given without its version, not demangled (see
-    dwarfunwind.symbolize.demangle). A lookup uses the nearest address at or below it that
-    has a function or object symbol, and misses when that symbol is sized and ends before it.
+    preferring a sized symbol, then a typed one over a label, then global over weak over local,
+    then the default version (name@@V). It is given without its version, not demangled (see
+    dwarfunwind.symbolize.demangle).
+
+    A lookup follows gdb (lookup_minimal_symbol_by_pc_section): down from the address, the first
+    sized symbol is taken if it covers the address; failing that, the nearest unsized one below
+    it (a label inside a function does not rename the function's pcs; a sized symbol that ends
+    below the address, with no unsized one above it, names nothing). The search passes at most
+    :data:`MAX_UNSIZED` unsized symbols before settling for the nearest.
     """
 
-    def __init__(self, raw: bytes, strtab: bytes) -> None:
+    #: Unsized symbols a lookup passes looking for a sized one that covers the address.
+    MAX_UNSIZED = 256
+
+    def __init__(self, raw: bytes, strtab: bytes, *, code_sections: set[int] | frozenset[int] = frozenset()) -> None:
         self._strtab = strtab
         self._raw = raw
+        self._code = code_sections
         count = len(raw) // _SYM_SIZE
         if sys.byteorder == "little":
             values = memoryview(raw)[: count * _SYM_SIZE].cast("Q")[1::3].tolist()  # st_value of each entry
@@ -284,6 +361,7 @@ class SymbolTable:
         self._order = sorted(range(count), key=values.__getitem__)
         self._starts = [values[i] for i in self._order]
         #: address -> the preferred symbol there (value, size, rank, name offset), or None if none qualifies.
+        #: ``rank`` is the binding's rank (2 global, 1 weak, 0 local), plus 4 for a typed symbol.
         self._best: dict[int, tuple[int, int, int, int] | None] = {}
 
     def _at(self, hi: int) -> tuple[int, int, int, int] | None:
@@ -294,9 +372,16 @@ class SymbolTable:
         raw = self._raw
         for k in range(lo, hi + 1):
             name_off, info, _, shndx, _, size = _SYM.unpack_from(raw, self._order[k] * _SYM_SIZE)
-            if not (shndx and name_off and (info & 0xF) in SYMBOL_TYPES):
+            if not (shndx and name_off):
                 continue
-            entry = (value, size, _BINDING_RANK.get(info >> 4, 0), name_off)
+            kind = info & 0xF
+            if kind in SYMBOL_TYPES:
+                rank = 4 + _BINDING_RANK.get(info >> 4, 0)
+            elif kind == 0 and shndx in self._code:  # STT_NOTYPE: a label in code
+                rank = _BINDING_RANK.get(info >> 4, 0)
+            else:
+                continue
+            entry = (value, size, rank, name_off)
             if best is None or self._better(entry, best):
                 best = entry
         return best
@@ -312,8 +397,10 @@ class SymbolTable:
     def lookup(self, address: int) -> tuple[str, int] | None:
         starts = self._starts
         i = bisect.bisect_right(starts, address) - 1
-        # Down through the addresses at or below ``address`` to the first with a qualifying
-        # symbol: each step passes one address's entries, so at most one pass over the table.
+        # Down through the addresses at or below ``address``: each step passes one address's
+        # entries, so at most one pass over the table.
+        found = nearest_unsized = None
+        unsized = 0
         while i >= 0:
             value = starts[i]
             if value in self._best:
@@ -321,12 +408,19 @@ class SymbolTable:
             else:
                 best = self._best[value] = self._at(i)
             if best is not None:
-                break
+                if best[1]:
+                    if address < best[0] + best[1]:
+                        found = best
+                    break
+                if nearest_unsized is None:
+                    nearest_unsized = best
+                unsized += 1
+                if unsized > self.MAX_UNSIZED:
+                    break
             i = bisect.bisect_left(starts, value, 0, i) - 1
-        else:
+        found = found or nearest_unsized
+        if found is None:
             return None
-        value, size, _, name_off = best
-        if size and address >= value + size:
-            return None
+        value, _, _, name_off = found
         name = symbol_name(self._strtab, name_off)
         return name.split("@", 1)[0] or name, address - value
