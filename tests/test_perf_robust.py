@@ -172,3 +172,47 @@ def test_a_fifo_as_input_is_refused(tmp_path):
                            text=True, timeout=20, env=dict(os.environ, PYTHONPATH=root))
         assert r.returncode == rc and "Traceback" not in r.stderr, (command, r.returncode, r.stderr)
         assert f"{fifo}: a FIFO, not a" in r.stderr, r.stderr
+
+
+def test_progress_bar_on_a_terminal_only(small, tmp_path):
+    """On a terminal, stderr shows a bar whose percentage (of the file's data read) and sample
+    count only grow, nearly to the end, and is wiped at the end; to a pipe nothing is drawn.
+    The oracle for the count: the samples in the --json document."""
+    import json
+    import os
+    import pty
+
+    path = tmp_path / "small.data"
+    path.write_bytes(small)
+    piped = subprocess.run([sys.executable, "-m", "dwarfunwind", "perf", str(path), "--json"],
+                           capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    count = len(json.loads(piped.stdout)["samples"])
+    leader, follower = pty.openpty()
+    try:
+        r = subprocess.run([sys.executable, "-m", "dwarfunwind", "perf", str(path), "--folded"],
+                           stdout=subprocess.DEVNULL, stderr=follower, timeout=120)
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 1 << 16)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert r.returncode == 0
+    frames = drawn.decode().split("\r")
+    bars = [f for f in frames if f.startswith("perf: [")]
+    assert bars, drawn
+    import re
+
+    drawn_state = [tuple(map(int, re.search(r"(\d+)% (\d+) samples", b).groups())) for b in bars]
+    assert drawn_state == sorted(drawn_state) and len(set(drawn_state)) == len(drawn_state), drawn_state
+    pct, samples = drawn_state[-1]
+    # Redrawn when the percentage changes: the last bar is drawn a few samples before the end.
+    assert 90 <= pct <= 100 and 0.8 * count <= samples <= count, (drawn_state[-1], count)
+    assert frames[-1].strip() == "" and frames[-2].strip() == "", frames[-3:]  # wiped at the end
