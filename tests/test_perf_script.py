@@ -171,6 +171,19 @@ def perf_script_chains(path: Path) -> dict[tuple[int, str], list[list[tuple[int,
     return out
 
 
+def with_perf_chains(path: Path):
+    """(our PerfUnwinder, each sample it unwound, perf script's chain for that sample)."""
+    theirs = perf_script_chains(path)
+    with PerfData.open(str(path)) as data:
+        pu = PerfUnwinder(data)
+        try:
+            for u in pu.samples():
+                t = u.sample.time
+                yield pu, u, theirs[(u.sample.tid, f"{t // 10**9}.{t % 10**9 // 1000:06d}")].pop(0)
+        finally:
+            pu.close()
+
+
 def our_chain(pu: PerfUnwinder, u) -> list[int]:
     """Our frames in perf's shape: lookup address (pc, or return address - 1), relative to its mapping."""
     rel = []
@@ -261,39 +274,32 @@ def test_samples_match_perf_script(recordings, name):
 
 def test_perf_reached_outermost_means_identical(recordings):
     """Where perf's own chain is complete (ends in _start/clone3), ours is the same chain, symbol for symbol."""
-    path = recordings["cxx"]
-    theirs = perf_script_chains(path)
     checked = 0
-    with PerfData.open(str(path)) as data:
-        pu = PerfUnwinder(data)
-        for u in pu.samples():
-            t = u.sample.time
-            chain = theirs[(u.sample.tid, f"{t // 10**9}.{t % 10**9 // 1000:06d}")].pop(0)
-            syms = [s for _, s, _ in chain]
-            if not chains_end(syms):
-                continue
-            checked += 1
-            assert our_chain(pu, u) == [a for a, _, _ in chain]
-            # ld.so's own _start has no CFI: the walk ends there as perf's does, with stop reason no-cfi.
-            last = u.trace.frames[-1]
-            assert u.trace.stop_reason.value == "outermost" or (
-                u.trace.stop_reason.value == "no-cfi" and last.module is not None
-                and last.module.name.startswith("ld-linux")), (u.trace.stop_reason, last)
-            # Symbols: perf's names (C++ demangled, versioned names stripped) equal ours.
-            for f, s in zip(u.trace.frames, syms):
-                # perf names PLT stubs "f@plt"; our symbolizer has no PLT symbols (it says the nearest
-                # symbol before, e.g. _init): the pc is compared above, the name is not.
-                if s != "[unknown]" and f.function is not None and not s.endswith("@plt"):
-                    name = s.split("@")[0]
-                    # perf also drops a template function's return type ("void std::__introsort_loop<...>").
-                    if not without_parameters(f.function).endswith(name):
-                        # An alias at the same address (free / cfree): symbol tables name it both ways.
-                        assert f.module is not None and f.module.elf is not None
-                        debug = f.module.elf.debug_file()
-                        syms_ = f.module.elf.reader.symbols() + (debug.symbols() if debug else [])
-                        assert {v for v, _, n, _ in syms_ if n == name} & \
-                            {v for v, _, n, _ in syms_ if n == f.function}, (f.function, s)
-        pu.close()
+    for pu, u, chain in with_perf_chains(recordings["cxx"]):
+        syms = [s for _, s, _ in chain]
+        if not chains_end(syms):
+            continue
+        checked += 1
+        assert our_chain(pu, u) == [a for a, _, _ in chain]
+        # ld.so's own _start has no CFI: the walk ends there as perf's does, with stop reason no-cfi.
+        last = u.trace.frames[-1]
+        assert u.trace.stop_reason.value == "outermost" or (
+            u.trace.stop_reason.value == "no-cfi" and last.module is not None
+            and last.module.name.startswith("ld-linux")), (u.trace.stop_reason, last)
+        # Symbols: perf's names (C++ demangled, versioned names stripped) equal ours.
+        for f, s in zip(u.trace.frames, syms):
+            # perf names PLT stubs "f@plt"; our symbolizer has no PLT symbols (it says the nearest
+            # symbol before, e.g. _init): the pc is compared above, the name is not.
+            if s != "[unknown]" and f.function is not None and not s.endswith("@plt"):
+                name = s.split("@")[0]
+                # perf also drops a template function's return type ("void std::__introsort_loop<...>").
+                if not without_parameters(f.function).endswith(name):
+                    # An alias at the same address (free / cfree): symbol tables name it both ways.
+                    assert f.module is not None and f.module.elf is not None
+                    debug = f.module.elf.debug_file()
+                    syms_ = f.module.elf.reader.symbols() + (debug.symbols() if debug else [])
+                    assert {v for v, _, n, _ in syms_ if n == name} & \
+                        {v for v, _, n, _ in syms_ if n == f.function}, (f.function, s)
     assert checked > 50
 
 
@@ -462,21 +468,15 @@ def test_exec_gets_the_new_programs_rows_and_names(tmp_path):
     where = [re.search(r"^([0-9a-f]+) T spin_", s, re.M) for s in syms]
     assert where[0] and where[1] and where[0][1] == where[1][1], "the two builds should put spin_* at one address"
     path = record(tmp_path / "exec.data", [str(tmp_path / "first"), str(tmp_path / "second")])
-    theirs = perf_script_chains(path)
     seen_second = 0
-    with PerfData.open(str(path)) as data:
-        pu = PerfUnwinder(data)
-        for u in pu.samples():
-            t = u.sample.time
-            chain = theirs[(u.sample.tid, f"{t // 10**9}.{t % 10**9 // 1000:06d}")].pop(0)
-            names = [s.split("+")[0].split("@")[0] for _, s, _ in chain]  # perf shows symbol versions
-            if not names or not names[0].startswith("spin_"):
-                continue  # in libc or ld.so around the exec
-            seen_second += names[0] == "spin_second"
-            # perf may stop early (its chain a prefix of ours, as compare() explains); never differ.
-            assert [f.function for f in u.trace.frames][: len(names)] == names
-            assert our_chain(pu, u)[: len(chain)] == [a for a, _, _ in chain]
-        pu.close()
+    for pu, u, chain in with_perf_chains(path):
+        names = [s.split("+")[0].split("@")[0] for _, s, _ in chain]  # perf shows symbol versions
+        if not names or not names[0].startswith("spin_"):
+            continue  # in libc or ld.so around the exec
+        seen_second += names[0] == "spin_second"
+        # perf may stop early (its chain a prefix of ours, as compare() explains); never differ.
+        assert [f.function for f in u.trace.frames][: len(names)] == names
+        assert our_chain(pu, u)[: len(chain)] == [a for a, _, _ in chain]
     assert seen_second > 20
     _, failures = compare(path)
     assert not failures, failures[:3]
