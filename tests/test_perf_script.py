@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 from conftest import missing, which
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dwarfunwind.perf.reader import PerfData
 from dwarfunwind.perf.session import PerfUnwinder
@@ -480,3 +482,29 @@ def test_exec_gets_the_new_programs_rows_and_names(tmp_path):
     assert seen_second > 20
     _, failures = compare(path)
     assert not failures, failures[:3]
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 200), st.integers(1, 24)), max_size=4), max_size=12))
+def test_memo_read_runs_merge_like_sorting(steps):
+    """The memo's runs of stack reads, built a step at a time, equal sorting all spans and merging
+    those that touch: the same bytes are compared, in as few runs."""
+    from dwarfunwind.perf.memo import _with_spans
+
+    runs, everything = None, []
+    for spans in steps:
+        spans = [(lo, lo + n) for lo, n in spans]
+        everything += spans
+        if spans:
+            runs = _with_spans(runs, spans)
+        flat = []
+        node = runs
+        while node is not None:
+            flat.append(node[0])
+            node = node[1]
+        want: list[tuple[int, int]] = []
+        for lo, hi in sorted(everything):
+            if want and lo <= want[-1][1]:
+                want[-1] = (want[-1][0], max(hi, want[-1][1]))
+            else:
+                want.append((lo, hi))
+        assert flat == want
