@@ -17,12 +17,18 @@ the depth differs): treat them as read-only.
 
 from __future__ import annotations
 
+import struct
+
 from ..arch.x86_64 import RSP
 from ..unwind.frame import Frame, StackTrace, StopReason
 from .target import ProcessTarget
 
+_U64 = struct.Struct("<Q")
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import mmap
+
     from ..targets.base import Target
     from ..unwind.dwarf import ReadMemory
     from ..unwind.memory import ReadWord
@@ -41,10 +47,11 @@ _NOT_REMEMBERED = frozenset({StopReason.LOOP, StopReason.FRAME_LIMIT, StopReason
 #: so a walk of n frames leaves its n entries in O(n), not O(n²).
 _Cons = tuple[tuple[int, int], "_Cons | None"]
 #: An entry: (the walk's frames, their (pc, sp) keys, index of the frame it starts at, the (start,
-#: end) runs its steps read in the stack copy, (address, size) of reads outside it, the walk's
-#: stack copy, its start and end, stop reason, detail).
-_Entry = tuple[tuple[Frame, ...], tuple[tuple[int, int | None], ...], int, "_Cons | None", "_Cons | None", bytes, int,
-               int, StopReason, str]
+#: end) runs its steps read in the stack copy, (address, size) of reads outside it, the buffer
+#: holding the walk's stack copy and where address 0 would be in it, the copy's start and end,
+#: stop reason, detail).
+_Entry = tuple[tuple[Frame, ...], tuple[tuple[int, int | None], ...], int, "_Cons | None", "_Cons | None",
+               "bytes | mmap.mmap", int, int, int, StopReason, str]
 
 
 class SuffixMemo:
@@ -88,6 +95,7 @@ class SuffixMemo:
         self._inside, self._outside = [], []
         self._hit = None
         start, end, read = target.stack_start, target.stack_end, target.read_memory
+        buffer, base, unpack = target.stack, target.stack_offset - start, _U64.unpack_from
 
         def read_memory(address: int, size: int) -> bytes:
             if start <= address and address + size <= end and size > 0:
@@ -97,6 +105,9 @@ class SuffixMemo:
             return read(address, size)
 
         def read_word(address: int) -> int:
+            if start <= address and address + 8 <= end:  # nearly every read: one call, not three
+                self._inside.append((address, address + 8))
+                return int(unpack(buffer, address + base)[0])
             return int.from_bytes(read_memory(address, 8), "little")
 
         return read_memory, read_word
@@ -114,7 +125,7 @@ class SuffixMemo:
         entry = self._entries.get((frame.pc, regs.get(RSP)))
         if entry is None:
             return False
-        old_frames, keys, k, runs, outside, stack, start, end, reason, detail = entry
+        old_frames, keys, k, runs, outside, stack, base, start, end, reason, detail = entry
         old = old_frames[k]
         if old.registers != regs or old.method != frame.method or old.interrupted != frame.interrupted:
             return False
@@ -124,7 +135,7 @@ class SuffixMemo:
             return False
         t = self._target
         assert t is not None
-        if not _same_memory(t, runs, outside, stack, start, end):
+        if not _same_memory(t, runs, outside, stack, base, start, end):
             return False
         if not seen.isdisjoint(keys[k + 1 :]):
             return False  # this prefix would have stopped at a loop
@@ -138,7 +149,8 @@ class SuffixMemo:
         """Leave an entry for every frame this walk stepped from."""
         t = self._target
         assert t is not None
-        if (len(self._entries) + len(trace.frames) > MAX_ENTRIES or self._held_bytes + len(t.stack) > MAX_HELD_BYTES
+        size = t.stack_end - t.stack_start
+        if (len(self._entries) + len(trace.frames) > MAX_ENTRIES or self._held_bytes + size > MAX_HELD_BYTES
                 or self._held_frames + len(trace.frames) > MAX_HELD_FRAMES):
             self.clear()
         if trace.stop_reason in _NOT_REMEMBERED:
@@ -160,7 +172,8 @@ class SuffixMemo:
                 return  # a walk that did not step from its last frame
             keys = tuple([(f.pc, f.registers.get(RSP)) for f in frames])
         entries = self._entries
-        self._held_bytes += len(t.stack)
+        self._held_bytes += size
+        base = t.stack_offset - t.stack_start
         self._held_frames += len(frames)
         for i in range(stop - 1, 0, -1):
             s_in, s_out = steps[i]
@@ -168,7 +181,7 @@ class SuffixMemo:
                 runs = _with_spans(runs, s_in)
             for read in s_out:
                 outside = (read, outside)
-            entries[keys[i]] = (frames, keys, i, runs, outside, t.stack, t.stack_start, t.stack_end,
+            entries[keys[i]] = (frames, keys, i, runs, outside, t.stack, base, t.stack_start, t.stack_end,
                                 trace.stop_reason, trace.stop_detail)
 
 
@@ -204,15 +217,16 @@ def _with_spans(runs: _Cons | None, spans: list[tuple[int, int]]) -> _Cons | Non
     return runs
 
 
-def _same_memory(t: ProcessTarget, runs: _Cons | None, outside: _Cons | None, stack: bytes, start: int,
-                 end: int) -> bool:
+def _same_memory(t: ProcessTarget, runs: _Cons | None, outside: _Cons | None, stack: bytes | mmap.mmap, base: int,
+                 start: int, end: int) -> bool:
     """True if every read an entry's steps made gives the same result in ``t``'s current sample."""
     new_start, new_end, new_stack = t.stack_start, t.stack_end, t.stack
+    new_base = t.stack_offset - new_start
     while runs is not None:
         (lo, hi), runs = runs
         if lo < new_start or hi > new_end:
             return False
-        if new_stack[lo - new_start : hi - new_start] != stack[lo - start : hi - start]:
+        if new_stack[lo + new_base : hi + new_base] != stack[lo + base : hi + base]:
             return False
     while outside is not None:
         (address, size), outside = outside
