@@ -51,7 +51,7 @@ class _Progress:
         if not self.on:
             return
         pct = min(100, 100 * done // self.total)
-        if pct != self.last:
+        if pct > self.last:  # samples come in time order, not file order: never step back
             self.last = pct
             bar = "#" * (pct * 30 // 100)
             sys.stderr.write(f"\rperf: [{bar:<30}] {pct:3d}% {samples} samples")
