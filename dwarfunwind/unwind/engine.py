@@ -106,6 +106,8 @@ class Unwinder:
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}")
+        if memo is not None and method != "dwarf":
+            raise ValueError("a walk memo serves walks with method 'dwarf' (its entries do not say how they stepped)")
         if budget is None:
             budget = Budget(getattr(self.target, "name", "") or "")
         trace = StackTrace(thread, method=method)
