@@ -51,7 +51,7 @@ class _Progress:
         if not self.on:
             return
         pct = min(100, 100 * done // self.total)
-        if pct != self.last:
+        if pct > self.last:  # samples come in time order, not file order: never step back
             self.last = pct
             bar = "#" * (pct * 30 // 100)
             sys.stderr.write(f"\rperf: [{bar:<30}] {pct:3d}% {samples} samples")
@@ -66,7 +66,6 @@ class _Progress:
 def cmd_perf(args: Args) -> int:
     from collections import Counter
 
-    from ..unwind.frame import Frame
     from .output import add_folded, document_head, document_tail, folded_text, sample_json, sample_text
     from .reader import PerfData
     from .session import PerfUnwinder, UnwoundSample
@@ -98,7 +97,7 @@ def cmd_perf(args: Args) -> int:
     try:
         if args.max_samples != 0:
             buf: list[str] = []
-            lines: dict[Frame, str] = {}
+            lines: dict[object, str] = {}
             for u in limited():
                 count += 1
                 if want_folded:

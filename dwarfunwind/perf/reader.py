@@ -220,9 +220,12 @@ class Sample:
     ``regs`` maps DWARF register numbers to values (absent: not sampled, or a
     kernel-thread sample without user registers). ``stack`` is the valid part of
     the user stack copy (``dyn_size`` bytes), which starts at ``regs[7]`` (rsp).
+    Until ``stack`` is asked for, the copy is not made: ``stack_buffer[stack_offset:
+    stack_offset + stack_size]`` (the file's own bytes while it is open) is where it is.
     """
 
-    __slots__ = ("offset", "attr", "ip", "pid", "tid", "time", "cpu", "period", "callchain", "regs", "stack")
+    __slots__ = ("offset", "attr", "ip", "pid", "tid", "time", "cpu", "period", "callchain", "regs",
+                 "stack_buffer", "stack_offset", "stack_size", "_stack")
 
     def __init__(self, offset: int, attr: EventAttr) -> None:
         self.offset = offset
@@ -234,7 +237,21 @@ class Sample:
         self.period: int | None = None
         self.callchain: list[int] = []
         self.regs: dict[int, int] = {}
-        self.stack = b""
+        self.stack_buffer: bytes | mmap.mmap = b""
+        self.stack_offset = self.stack_size = 0
+        self._stack: bytes | None = b""
+
+    @property
+    def stack(self) -> bytes:
+        """The stack copy's valid bytes (copied out of the file on first use)."""
+        if self._stack is None:
+            self._stack = bytes(self.stack_buffer[self.stack_offset : self.stack_offset + self.stack_size])
+        return self._stack
+
+    @stack.setter
+    def stack(self, value: bytes) -> None:
+        self._stack = self.stack_buffer = value
+        self.stack_offset, self.stack_size = 0, len(value)
 
     def __repr__(self) -> str:
         return f"Sample(pid={self.pid}, tid={self.tid}, time={self.time}, ip={self.ip or 0:#x})"
@@ -678,7 +695,8 @@ class PerfData:
                 if p + 16 + size > end:
                     raise self._err(pos, f"sample stack copy of {size} bytes runs past its record")
                 (dyn,) = u64(data, p + 8 + size)
-                s.stack = bytes(data[p + 8 : p + 8 + min(dyn, size)])
+                # Not copied here: the walk reads a few words of it in place (Sample.stack copies).
+                s.stack_buffer, s.stack_offset, s.stack_size, s._stack = data, p + 8, min(dyn, size), None
                 p += 16 + size
             else:
                 p += 8

@@ -194,7 +194,7 @@ class PerfUnwinder:
 
     def _unwind(self, p: _Process, sample: Sample) -> StackTrace:
         target = p.target
-        target.set_sample(sample.tid, sample.regs, sample.stack, p.comm)
+        target.set_sample(sample.tid, sample.regs, sample.stack_buffer, p.comm, sample.stack_offset, sample.stack_size)
         if p.stale:
             self._rebuild(p)
         unwinder = p.unwinder

@@ -132,7 +132,9 @@ class ProcessTarget:
         self._starts: list[int] = []
         self.vdso: bytes | None = None
         self.thread = ThreadInfo(pid, {})
-        self.stack = b""
+        #: The current sample's stack copy: ``stack[stack_offset:]`` holds [stack_start, stack_end).
+        self.stack: bytes | mmap.mmap = b""
+        self.stack_offset = 0
         self.stack_start = 0
         self.stack_end = 0
 
@@ -157,11 +159,15 @@ class ProcessTarget:
         self.maps = out
         self._starts = [m.start for m in out]
 
-    def set_sample(self, tid: int, regs: dict[int, int], stack: bytes, name: str | None) -> None:
+    def set_sample(self, tid: int, regs: dict[int, int], stack: bytes | mmap.mmap, name: str | None,
+                   offset: int = 0, size: int | None = None) -> None:
+        """The current sample: its registers, and its stack copy ``stack[offset:offset + size]`` (all of it
+        by default), read in place."""
         self.thread = ThreadInfo(tid, regs, name=name)
         self.stack = stack
+        self.stack_offset = offset
         self.stack_start = regs.get(RSP, 0)
-        self.stack_end = self.stack_start + len(stack)
+        self.stack_end = self.stack_start + (len(stack) - offset if size is None else size)
 
     # -- Target protocol ---------------------------------------------------------------------------
 
@@ -175,7 +181,8 @@ class ProcessTarget:
         lo = self.stack_start
         # The hot path (nearly every read of a walk): inside the stack copy.
         if lo <= address and address + size <= self.stack_end and size > 0:
-            return self.stack[address - lo : address - lo + size]
+            at = self.stack_offset + address - lo
+            return self.stack[at : at + size]
         if not check_read(address, size):
             return b""
         i = bisect.bisect_right(self._starts, address) - 1
@@ -190,7 +197,7 @@ class ProcessTarget:
                     data = self.files.read(m.path, m.offset + address - m.start, size)
                 if data is not None and len(data) == size:
                     return data
-        if address + size > self.stack_end and address >= lo and self.stack:
+        if address + size > self.stack_end and address >= lo and self.stack_end > lo:
             raise StackCopyEnd(address, size, self.stack_end)
         raise MemoryReadError(address, size)
 

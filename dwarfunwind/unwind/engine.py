@@ -56,12 +56,26 @@ class Unwinder:
     def __init__(self, target: Target, modules: ModuleMap | None = None, *, exe: str | None = None,
                  sysroot: str | None = None) -> None:
         self.target = target
-        self.modules = modules if modules is not None else ModuleMap.from_target(target, exe=exe, sysroot=sysroot)
         self._markers: dict[int, bool] = {}
         #: lookup pc -> (its module, its compiled row or None): a warm walk does no module or row search.
         self._plans: dict[int, tuple[Module | None, Plan | None]] = {}
         #: address -> (its module, function, function start) for naming frames.
         self._names: dict[int, tuple[Module | None, str | None, int]] = {}
+        self.modules = modules if modules is not None else ModuleMap.from_target(target, exe=exe, sysroot=sysroot)
+
+    @property
+    def modules(self) -> ModuleMap:
+        """The modules walks look pcs up in."""
+        return self._modules
+
+    @modules.setter
+    def modules(self, modules: ModuleMap) -> None:
+        # The per-pc caches answer for the old map: another file may now be mapped at those pcs
+        # (an exec, dlclose then dlopen). Modules kept in the new map keep their own caches.
+        self._modules = modules
+        self._plans.clear()
+        self._names.clear()
+        self._markers.clear()
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -92,6 +106,8 @@ class Unwinder:
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}")
+        if memo is not None and method != "dwarf":
+            raise ValueError("a walk memo serves walks with method 'dwarf' (its entries do not say how they stepped)")
         if budget is None:
             budget = Budget(getattr(self.target, "name", "") or "")
         trace = StackTrace(thread, method=method)
