@@ -53,17 +53,17 @@ class _Code:
     def __init__(self, elf: ElfFile) -> None:
         self.spans: list[tuple[int, int, bytes]] = []
         #: .plt, .plt.got, .plt.sec: linker-made stubs, described by linker-made FDEs without symbols.
-        self.plt: list[tuple[int, int, int]] = []  # (start, end, entry size)
+        self.plt: list[tuple[int, int]] = []  # (start, end)
         for s in elf.reader.sections:
             if s.flags & SHF_EXECINSTR and s.type != 8 and s.size:
                 self.spans.append((s.addr, s.addr + s.size, elf.reader.section_data(s)))
                 if s.name.startswith(".plt"):
-                    self.plt.append((s.addr, s.addr + s.size, s.entsize if s.entsize in (8, 16) else 16))
+                    self.plt.append((s.addr, s.addr + s.size))
         self.spans.sort()
         self.starts = [s[0] for s in self.spans]
 
     def in_plt(self, addr: int) -> bool:
-        return any(b <= addr < e for b, e, _ in self.plt)
+        return any(b <= addr < e for b, e in self.plt)
 
     def upto(self, addr: int, size: int) -> bytes | None:
         """Up to ``size`` bytes at ``addr``, fewer where the section ends; None outside code."""
@@ -84,51 +84,25 @@ class _Code:
 
 
 class _Plt:
-    """PLT stub address -> the name of the function it jumps to.
+    """PLT stub address -> the name of the function it jumps to, as BFD names stubs
+    (:meth:`dwarfunwind.elf.module.ElfFile.plt_symbols`: each stub's GOT slot and that slot's
+    dynamic relocation, whatever the order of .rela.plt and the size of the entries)."""
 
-    Each stub (.plt, .plt.sec, .plt.got) is decoded; its ``jmp *SLOT(%rip)`` names a GOT slot,
-    and the dynamic relocation of that slot (JUMP_SLOT or GLOB_DAT) names the symbol. This does
-    not depend on the order of .rela.plt, which IRELATIVE entries disturb.
-    """
+    def __init__(self, elf: ElfFile) -> None:
+        entries = sorted(elf.plt_symbols())
+        self._starts = [addr for addr, _, _ in entries]
+        self._entries = entries
+        #: Entry address -> function name (without ``@plt``).
+        self.names = {addr: name.removesuffix("@plt") for addr, _, name in entries}
 
-    def __init__(self, elf: ElfFile, code: _Code) -> None:
-        import struct
-
-        from .decode import decode_range, iced
-
-        self.names: dict[int, str] = {}
-        r = elf.reader
-        slots: dict[int, str] = {}
-        for rela in r.sections:
-            if rela.type != 4 or rela.link >= len(r.sections) or rela.name not in (".rela.plt", ".rela.dyn"):
-                continue
-            dynsym = r.sections[rela.link]
-            if dynsym.link >= len(r.sections):
-                continue
-            syms = r.section_data(dynsym)
-            strtab = r.section_data(r.sections[dynsym.link])
-            data = r.section_data(rela)
-            for off, info, _ in struct.iter_unpack("<QQq", data[: len(data) - len(data) % 24]):
-                if info & 0xFFFFFFFF not in (6, 7):  # R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
-                    continue
-                sym = info >> 32
-                if (sym + 1) * 24 > len(syms):
-                    continue
-                name_off = struct.unpack_from("<I", syms, sym * 24)[0]
-                end = strtab.find(b"\0", name_off)
-                slots[off] = strtab[name_off:end].decode("utf-8", "replace")
-        if not slots:
-            return
-        x = iced()
-        for b, e, size in code.plt:
-            text = code.at(b, e - b)
-            if text is None:
-                continue
-            for ins in decode_range(text, b):
-                if ins.mnemonic == x.Mnemonic.JMP and ins.is_ip_rel_memory_operand:
-                    name = slots.get(ins.ip_rel_memory_address)
-                    if name is not None:
-                        self.names.setdefault(b + (ins.ip - b) // size * size, name)
+    def at(self, pc: int) -> tuple[str, int] | None:
+        """(``name@plt``, offset) of the stub holding ``pc``."""
+        i = bisect.bisect_right(self._starts, pc) - 1
+        if i >= 0:
+            addr, size, name = self._entries[i]
+            if pc < addr + size:
+                return name, pc - addr
+        return None
 
 
 class FileChecker:
@@ -147,7 +121,7 @@ class FileChecker:
             raise ELFError(f"{path}: a relocatable object (.o); check a linked executable or shared library")
         self.errors: list[str] = []
         self.code = _Code(elf)
-        self.plt = _Plt(elf, self.code)
+        self.plt = _Plt(elf)
         try:
             self.symbols, self.full_symtab, self.labels = func_symbols(elf.reader)
         except ELFError as e:
@@ -174,8 +148,7 @@ class FileChecker:
                 raw = symbols[i][2]
                 name = self._names[start] = raw.split("@", 1)[0] or raw  # demangled once, at the end
             return name, pc - start
-        name = self.plt.names.get(pc & ~15)
-        return (f"{name}@plt", pc & 15) if name else ("", 0)
+        return self.plt.at(pc) or ("", 0)
 
     def noreturn(self, target: int) -> bool:
         name = self.plt.names.get(target)
