@@ -419,7 +419,8 @@ def _initial_state(cie: CIE, section: str, budget: Budget) -> tuple[CFARule, dic
 
 def _fresh_state(fde: FDE, budget: Budget) -> tuple[CFARule, dict[int, Rule], dict[int, Rule]]:
     """``(cfa, regs, initial)`` to run ``fde`` from: ``regs`` is the CIE's rules, copied unless canonical."""
-    cfa, initial = _initial_state(fde.cie, fde.section, budget)
+    cached = fde.cie.initial_state
+    cfa, initial = cached if type(cached) is tuple else _initial_state(fde.cie, fde.section, budget)
     budget.cfi_work += len(initial)
     if budget.cfi_work > budget.max_cfi_work:
         budget.cfi_work_exhausted(f"{fde.section} entry at {fde.offset:#x}")
@@ -453,6 +454,13 @@ def row_table(fde: FDE, budget: Budget | None = None) -> list[tuple[int, CFARule
         budget = caps_only()
     cfa, regs, initial = _fresh_state(fde, budget)
     code = fde.instructions
+    if not any(code) and len(regs) <= budget.rules_per_row:
+        # Only DW_CFA_nop: an FDE of padding (4 in 10 in a libc) has the CIE's row, and needs
+        # no interpreter. The bytes are charged as the interpreter charges them.
+        budget.cfi_work += len(code)
+        if budget.cfi_work > budget.max_cfi_work:
+            budget.cfi_work_exhausted(f"{fde.section} entry at {fde.offset:#x}")
+        return [(fde.pc_begin, cfa, regs)]
     out: list[tuple[int, CFARule, dict[int, Rule]]] = []
     # Instruction operands are read from the instruction bytes: the pcrel base of set_loc
     # (the only pointer operand) is the address of those bytes in the section.
