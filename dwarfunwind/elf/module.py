@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import os
 import sys
-from collections.abc import Iterator
 
 from ..cfi.budget import Budget
 from ..cfi.program import row_at, rows
@@ -16,6 +15,8 @@ from .reader import _BINDING_RANK, _SYM, ET_REL, PT_LOAD, SYMBOL_TYPES, ELFReade
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..symbolize.symcache import SourceLocation, SourceTable
 
 DEBUG_ROOT = "/usr/lib/debug"
