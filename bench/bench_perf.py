@@ -8,18 +8,20 @@ second of its CPU time (~1,000 samples), then times, interleaved, whole processe
 * ``perf script -i FILE --no-inline`` (perf unwinds every sample with libdw)
 * ``python -m dwarfunwind perf FILE`` (text, the same shape) and ``--folded``
 
-and in-process, warm: samples/s and µs/frame of :class:`PerfUnwinder` over the whole file.
+and in-process, warm: samples/s and µs/frame of :class:`PerfUnwinder` over the whole file, with
+the suffix memo (perf/memo.py) and without it (every frame stepped).
+Timing is bench/runner.py's: this venv's python, interleaved rounds, median wall and CPU time,
+peak RSS; ``--baseline REV`` adds the package as it was at git revision REV.
 ``--decode`` also compares decoding every SAMPLE record with construct against the reader's
 precompiled ``struct`` path (the reason the reader uses struct).
 
-    python3 bench/bench_perf.py [--runs 7] [--seconds 1.0] [--decode]
+    python bench/bench_perf.py [--runs 7] [--seconds 1.0] [--baseline REV] [--decode]
+    python bench/bench_perf.py --seconds 10 --runs 3     # ~10,000 samples: throughput
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runner import PY, Command, export_revision, interleave, interpreter_setup, machine, python_env, table  # noqa: E402
 
 PROGRAM = r"""
 #include <stdlib.h>
@@ -57,28 +62,7 @@ int main(int argc, char **argv) {
 """
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(REPO) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
-    return e
-
-
-def interleaved(cmds: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
-    """Wall seconds of each command, run in turn (A B C A B C ...) after one warm-up each."""
-    times: dict[str, list[float]] = {k: [] for k in cmds}
-    for i in range(runs + 1):
-        for name, cmd in cmds.items():
-            t0 = time.perf_counter()
-            r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
-            dt = time.perf_counter() - t0
-            if r.returncode != 0:
-                print(f"note: {name} exited {r.returncode}", file=sys.stderr)
-            if i:
-                times[name].append(dt)
-    return times
-
-
-def warm(path: str, repeats: int = 3) -> tuple[int, int, float]:
+def warm(path: str, repeats: int = 3, memo: bool = True) -> tuple[int, int, float]:
     """(samples, frames, best seconds) of unwinding every sample in-process (imports done, files cached)."""
     from dwarfunwind.perf.reader import PerfData
     from dwarfunwind.perf.session import PerfUnwinder
@@ -87,7 +71,7 @@ def warm(path: str, repeats: int = 3) -> tuple[int, int, float]:
     samples = frames = 0
     for _ in range(repeats):
         with PerfData.open(path) as data:
-            pu = PerfUnwinder(data)
+            pu = PerfUnwinder(data, memo=memo)
             t0 = time.perf_counter()
             samples = frames = 0
             for u in pu.samples():
@@ -141,10 +125,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=1.0, help="how long the profiled program runs (1.0)")
+    ap.add_argument("--baseline", metavar="REV", help="add dwarfunwind as it was at this git revision")
     ap.add_argument("--decode", action="store_true", help="also compare construct and struct decoding")
     ap.add_argument("--keep", type=Path, help="keep the program and perf.data in this directory")
     args = ap.parse_args()
-    python = os.path.realpath(sys.executable)
     d = args.keep or Path(tempfile.mkdtemp(prefix="dwarfunwind-bench-perf-"))
     d.mkdir(parents=True, exist_ok=True)
     (d / "prof.c").write_text(PROGRAM)
@@ -153,25 +137,34 @@ def main() -> int:
     data = d / "prof.data"
     subprocess.run(["perf", "record", "-q", "-F", "999", "-e", "cpu-clock:u", "--call-graph", "dwarf", "-o",
                     str(data), "--", str(d / "prof"), str(args.seconds)], check=True)
+    subprocess.run([PY, "-m", "compileall", "-q", "dwarfunwind"], cwd=REPO, check=True)
+    print(machine())
+    print(interpreter_setup())
+    print(subprocess.run(["perf", "--version"], capture_output=True, text=True).stdout.strip())
     samples, frames, best = warm(str(data))
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]} "
-          f"({python}); {subprocess.run(['perf', '--version'], capture_output=True, text=True).stdout.strip()}")
+    _, _, stepped = warm(str(data), memo=False)
     print(f"file: {data.stat().st_size / 1e6:.1f} MB, {samples} samples, {frames} frames "
           f"({frames / max(samples, 1):.1f} per sample)\n")
-    times = interleaved({
-        "perf script --no-inline": ["perf", "script", "-i", str(data), "--no-inline"],
-        "dwarfunwind perf": [python, "-m", "dwarfunwind", "perf", str(data)],
-        "dwarfunwind perf --folded": [python, "-m", "dwarfunwind", "perf", str(data), "--folded"],
-        "python -c pass": [python, "-c", "pass"],
-    }, args.runs)
-    base = statistics.median(times["perf script --no-inline"])
-    print(f"{'command':<28} {'median s':>9} {'min':>7} {'max':>7} {'vs perf script':>15}")
-    for name, ts in times.items():
-        m = statistics.median(ts)
-        print(f"{name:<28} {m:9.3f} {min(ts):7.3f} {max(ts):7.3f} {m / base:14.2f}x")
-    print(f"\nin-process, warm (best of 3): {samples / best:,.0f} samples/s, "
-          f"{best / max(frames, 1) * 1e6:.2f} us/frame")
-    print(f"perf script: {base / max(frames, 1) * 1e6:.2f} us/frame whole process")
+    env = python_env(str(REPO))
+    perf_script = Command("perf script --no-inline", ["perf", "script", "-i", str(data), "--no-inline"])
+    commands = [perf_script,
+                Command("python -m dwarfunwind perf", [PY, "-m", "dwarfunwind", "perf", str(data)], env, cwd=str(REPO)),
+                Command("python -m dwarfunwind perf --folded", [PY, "-m", "dwarfunwind", "perf", str(data), "--folded"],
+                        env, cwd=str(REPO))]
+    if args.baseline:
+        tree = export_revision(str(REPO), args.baseline)
+        commands.append(Command(f"  same, at {args.baseline}", [PY, "-m", "dwarfunwind", "perf", str(data)],
+                                python_env(tree), cwd=tree))
+    commands += [Command("  python -c pass", [PY, "-c", "pass"], env),
+                 Command("  python -c 'import dwarfunwind.perf.session'",
+                         [PY, "-c", "import dwarfunwind.perf.session, dwarfunwind.perf.output"], env, cwd=str(REPO))]
+    interleave(commands, args.runs)
+    print("\n".join(table(commands, perf_script, "perf script")))
+    print(f"\nin-process, warm (best of 3): {samples / best:,.0f} samples/s, {best / max(frames, 1) * 1e6:.2f} us/frame"
+          f" ({best / max(samples, 1) * 1e6:.1f} us/sample); every frame stepped (no memo): "
+          f"{stepped / max(frames, 1) * 1e6:.2f} us/frame")
+    print(f"perf script: {perf_script.median / max(samples, 1) * 1e6:.1f} us/sample, "
+          f"{perf_script.median / max(frames, 1) * 1e6:.2f} us/frame whole process (median wall)")
     if args.decode:
         decode_bench(str(data))
     return 0

@@ -294,8 +294,10 @@ def _spec(cmd: Command) -> _Spec | None:
             dest = flags[0]
             spec.positionals.append((dest, nargs == "?", kind, choices))
         else:
-            if action not in ("store", "store_true", "store_false") or "nargs" in options:
+            if action not in ("store", "store_true", "store_false", "append") or "nargs" in options:
                 return None
+            if action == "append" and default is not None:
+                return None  # argparse appends to a copy of the default: rare; leave it to argparse
             if not all(f[:1] == "-" and len(f) > 1 for f in flags):
                 return None
             long = [f for f in flags if f[:2] == "--"]
@@ -345,7 +347,7 @@ def fast_parse(argv: Sequence[str]) -> Args | None:
             if option is None:
                 return None  # -h, an abbreviation, -n5, --: argparse
             dest, action, kind, choices = option
-            if action != "store":
+            if action in ("store_true", "store_false"):
                 if eq:
                     return None
                 values[dest] = action == "store_true"
@@ -358,7 +360,10 @@ def fast_parse(argv: Sequence[str]) -> Args | None:
                 converted = _convert(value, kind, choices)
                 if converted is _BAD:
                     return None
-                values[dest] = converted
+                if action == "append":
+                    values[dest] = [*(values[dest] or ()), converted]
+                else:
+                    values[dest] = converted
             seen.add(dest)
         else:
             slot = next(positionals, None)
@@ -699,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # run(args) returns the exit code; args has one attribute per argument (argparse's dest). Give run
 # as "module:function" so that the module is imported only when the command runs. An option for an
 # existing command is one more arg(...) line in its entry. Every argument gets a help line
-# (tests/test_cli_parse.py checks). The fast parser knows actions store/store_true/store_false, type,
+# (tests/test_cli_parse.py checks). The fast parser knows actions store/store_true/store_false/append, type,
 # choices, default, metavar, required, dest, and positionals with nargs None or "?"; a command using
 # anything else of argparse is parsed by argparse alone (correct, a few ms slower to start).
 

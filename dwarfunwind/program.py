@@ -232,8 +232,7 @@ class Program:
         new = ModuleMap(kept)
         new.problems = fresh.problems
         self.modules = new
-        self.unwinder.modules = new
-        self.unwinder._markers.clear()
+        self.unwinder.modules = new  # which forgets its per-pc answers for the old map
 
     def save_snapshot(self, path: str, traces: Sequence[StackTrace]) -> None:
         """Write a snapshot (docs/snapshot.md) that replays ``traces``: every byte their walks read

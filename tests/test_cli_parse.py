@@ -48,6 +48,8 @@ COMMON = [
     ["unwind", "-p", "123", "-n", "0"], ["unwind", "core", "--method", "compare", "--registers", "--source"],
     ["unwind", "--json", "core", "--thread", "7", "--max-frames", "10", "--sysroot", "/srv/root"],
     ["unwind", "core", "-e", "exe", "--save", "out.snap"], ["demo"], ["fuzz", "--examples", "5", "--seed", "1"],
+    ["perf", "perf.data"], ["perf", "perf.data", "--folded"], ["perf", "-", "--json", "--pid", "12", "--pid=13"],
+    ["perf", "perf.data", "--comm", "gzip", "--flamegraph", "out.svg", "-n", "0", "--max-samples", "100"],
 ]
 
 
@@ -63,7 +65,8 @@ TOKENS = st.sampled_from([
     "0x10", "12", "0", "-3", "-1", "abc", "", "-", "--", "-h", "--help", "--version", "-V", "--pid", "-p",
     "--exe", "-e", "--sysroot", "--method", "dwarf", "fp", "compare", "bogus", "--registers", "--source",
     "--max-frames", "--max-frames=5", "-n", "-n5", "--max", "--thread", "--save", "--examples", "--examples=0",
-    "--seed", "--property", "unwind", "--json=1", "--method=fp", "--pid=0",
+    "--seed", "--property", "unwind", "--json=1", "--method=fp", "--pid=0", "perf", "--comm", "--comm=x",
+    "--folded", "--pid=-1",
 ])
 
 
@@ -78,7 +81,7 @@ def values(options):
     return st.sampled_from(["core", "a.out", "x=y", "", "-3", "dir/file"])
 
 
-#: Commands the fast parser serves; the others (check, perf, batch) are argparse's alone.
+#: Commands the fast parser serves; the others (check, batch) are argparse's alone.
 FAST_COMMANDS = sorted(n for n, c in cli.COMMANDS.items() if cli._spec(c) is not None)
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 from conftest import missing, which
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dwarfunwind.perf.reader import PerfData
 from dwarfunwind.perf.session import PerfUnwinder
@@ -171,6 +173,19 @@ def perf_script_chains(path: Path) -> dict[tuple[int, str], list[list[tuple[int,
     return out
 
 
+def with_perf_chains(path: Path):
+    """(our PerfUnwinder, each sample it unwound, perf script's chain for that sample)."""
+    theirs = perf_script_chains(path)
+    with PerfData.open(str(path)) as data:
+        pu = PerfUnwinder(data)
+        try:
+            for u in pu.samples():
+                t = u.sample.time
+                yield pu, u, theirs[(u.sample.tid, f"{t // 10**9}.{t % 10**9 // 1000:06d}")].pop(0)
+        finally:
+            pu.close()
+
+
 def our_chain(pu: PerfUnwinder, u) -> list[int]:
     """Our frames in perf's shape: lookup address (pc, or return address - 1), relative to its mapping."""
     rel = []
@@ -261,39 +276,32 @@ def test_samples_match_perf_script(recordings, name):
 
 def test_perf_reached_outermost_means_identical(recordings):
     """Where perf's own chain is complete (ends in _start/clone3), ours is the same chain, symbol for symbol."""
-    path = recordings["cxx"]
-    theirs = perf_script_chains(path)
     checked = 0
-    with PerfData.open(str(path)) as data:
-        pu = PerfUnwinder(data)
-        for u in pu.samples():
-            t = u.sample.time
-            chain = theirs[(u.sample.tid, f"{t // 10**9}.{t % 10**9 // 1000:06d}")].pop(0)
-            syms = [s for _, s, _ in chain]
-            if not chains_end(syms):
-                continue
-            checked += 1
-            assert our_chain(pu, u) == [a for a, _, _ in chain]
-            # ld.so's own _start has no CFI: the walk ends there as perf's does, with stop reason no-cfi.
-            last = u.trace.frames[-1]
-            assert u.trace.stop_reason.value == "outermost" or (
-                u.trace.stop_reason.value == "no-cfi" and last.module is not None
-                and last.module.name.startswith("ld-linux")), (u.trace.stop_reason, last)
-            # Symbols: perf's names (C++ demangled, versioned names stripped) equal ours.
-            for f, s in zip(u.trace.frames, syms):
-                # perf names PLT stubs "f@plt"; our symbolizer has no PLT symbols (it says the nearest
-                # symbol before, e.g. _init): the pc is compared above, the name is not.
-                if s != "[unknown]" and f.function is not None and not s.endswith("@plt"):
-                    name = s.split("@")[0]
-                    # perf also drops a template function's return type ("void std::__introsort_loop<...>").
-                    if not without_parameters(f.function).endswith(name):
-                        # An alias at the same address (free / cfree): symbol tables name it both ways.
-                        assert f.module is not None and f.module.elf is not None
-                        debug = f.module.elf.debug_file()
-                        syms_ = f.module.elf.reader.symbols() + (debug.symbols() if debug else [])
-                        assert {v for v, _, n, _ in syms_ if n == name} & \
-                            {v for v, _, n, _ in syms_ if n == f.function}, (f.function, s)
-        pu.close()
+    for pu, u, chain in with_perf_chains(recordings["cxx"]):
+        syms = [s for _, s, _ in chain]
+        if not chains_end(syms):
+            continue
+        checked += 1
+        assert our_chain(pu, u) == [a for a, _, _ in chain]
+        # ld.so's own _start has no CFI: the walk ends there as perf's does, with stop reason no-cfi.
+        last = u.trace.frames[-1]
+        assert u.trace.stop_reason.value == "outermost" or (
+            u.trace.stop_reason.value == "no-cfi" and last.module is not None
+            and last.module.name.startswith("ld-linux")), (u.trace.stop_reason, last)
+        # Symbols: perf's names (C++ demangled, versioned names stripped) equal ours.
+        for f, s in zip(u.trace.frames, syms):
+            # perf names PLT stubs "f@plt"; our symbolizer has no PLT symbols (it says the nearest
+            # symbol before, e.g. _init): the pc is compared above, the name is not.
+            if s != "[unknown]" and f.function is not None and not s.endswith("@plt"):
+                name = s.split("@")[0]
+                # perf also drops a template function's return type ("void std::__introsort_loop<...>").
+                if not without_parameters(f.function).endswith(name):
+                    # An alias at the same address (free / cfree): symbol tables name it both ways.
+                    assert f.module is not None and f.module.elf is not None
+                    debug = f.module.elf.debug_file()
+                    syms_ = f.module.elf.reader.symbols() + (debug.symbols() if debug else [])
+                    assert {v for v, _, n, _ in syms_ if n == name} & \
+                        {v for v, _, n, _ in syms_ if n == f.function}, (f.function, s)
     assert checked > 50
 
 
@@ -355,3 +363,148 @@ def test_stack_copy_end_is_a_stop_reason_not_an_error(recordings, tmp_path):
     assert stops["stack-copy-end"] > 0, stops
     assert set(stops) <= {"stack-copy-end", "outermost"}, stops
 
+
+
+# -- the suffix memo (perf/memo.py): walks taken from earlier samples equal walks stepped throughout --
+
+
+def frame_facts(u) -> tuple:
+    """Everything a walk says about a sample, frame by frame."""
+    return (tuple((f.index, f.pc, f.cfa, tuple(sorted(f.registers.items())), f.method, f.interrupted,
+                   f.signal_frame, f.function, f.offset, f.module.path if f.module else None)
+                  for f in u.trace.frames), u.trace.stop_reason, u.trace.stop_detail)
+
+
+def walks(path: Path, memo: bool, mutate=None) -> tuple[list[tuple], int]:
+    """Every sample's walk, and how many took their callers from the memo."""
+    out, taken = [], 0
+    with PerfData.open(str(path)) as data:
+        if mutate is not None:
+            records = data.records
+
+            def mutated():
+                for i, rec in enumerate(records()):
+                    if getattr(rec, "stack", None):
+                        rec.stack = mutate(i, rec.stack)
+                    yield rec
+
+            data.records = mutated
+        pu = PerfUnwinder(data, memo=memo)
+        for u in pu.samples():
+            out.append(frame_facts(u))
+            p = pu._processes.get(u.sample.pid)
+            taken += p is not None and memo and p.memo.taken_at is not None
+        pu.close()
+    return out, taken
+
+
+@pytest.mark.parametrize("name", ["c", "cxx", "python", "gzip"])
+def test_memo_walks_equal_stepped_walks(recordings, name):
+    stepped, _ = walks(recordings[name], memo=False)
+    memo, taken = walks(recordings[name], memo=True)
+    assert memo == stepped
+    assert taken >= len(stepped) // 2, (taken, len(stepped))  # the memo is what is tested here
+
+
+def test_memo_sees_every_byte_the_callers_steps_read(recordings):
+    """Stacks altered word by word (saved registers, return addresses, locals): the memo never
+    hands out a walk the altered bytes would change, and is still taken where they do not matter."""
+    import random
+
+    def mutate(i: int, stack: bytes) -> bytes:
+        rnd = random.Random(i)
+        b = bytearray(stack)
+        for _ in range(rnd.randrange(0, 3)):
+            at = rnd.randrange(0, max(1, len(b) // 8)) * 8
+            b[at : at + 8] = rnd.choice([b"\0" * 8, rnd.randbytes(8), bytes(b[at : at + 8])[::-1]])
+        return bytes(b)
+
+    stepped, _ = walks(recordings["c"], memo=False, mutate=mutate)
+    memo, taken = walks(recordings["c"], memo=True, mutate=mutate)
+    assert memo == stepped
+    assert taken > 0
+    assert len({w[1] for w in stepped}) > 1  # the alterations did change some walks
+
+
+# -- a process that execs: the new program's modules, not the old one's cached rows and names --
+
+EXEC_SPIN = r"""
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+volatile unsigned long sink;
+static double cpu(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+/* FRAME differs between the two builds; the code does not move (sub imm32 either way). */
+__attribute__((noipa)) unsigned long NAME(unsigned long n) {
+    volatile char pad[FRAME];
+    pad[0] = (char)n;
+    unsigned long s = pad[0];
+    for (unsigned long i = 0; i < n; i++) s += (i * i) ^ (s >> 3);
+    return s;
+}
+int main(int argc, char **argv) {
+    double t0 = cpu();
+    while (cpu() - t0 < 0.25) sink += NAME(100000);
+    if (argc > 1) execv(argv[1], argv + 1);
+    return 0;
+}
+"""
+
+
+def test_exec_gets_the_new_programs_rows_and_names(tmp_path):
+    """Two non-PIE programs whose code sits at the same addresses but whose frames differ: the
+    first execs the second. Samples after the exec must be unwound and named with the second's
+    CFI and symbols (perf script, which replays the exec, is the oracle for both)."""
+    gcc = which("gcc")
+    for name, frame in (("first", 1024), ("second", 4096)):
+        (tmp_path / f"{name}.c").write_text(EXEC_SPIN)
+        subprocess.run([gcc, "-O2", "-g", "-no-pie", "-fno-pie", "-fomit-frame-pointer", f"-DNAME=spin_{name}",
+                        f"-DFRAME={frame}", "-o", str(tmp_path / name), str(tmp_path / f"{name}.c")], check=True)
+    # Same length names: the same layout. Check it is so, else the test proves nothing.
+    syms = [subprocess.run(["nm", str(tmp_path / n)], capture_output=True, text=True).stdout
+            for n in ("first", "second")]
+    where = [re.search(r"^([0-9a-f]+) T spin_", s, re.M) for s in syms]
+    assert where[0] and where[1] and where[0][1] == where[1][1], "the two builds should put spin_* at one address"
+    path = record(tmp_path / "exec.data", [str(tmp_path / "first"), str(tmp_path / "second")])
+    seen_second = 0
+    for pu, u, chain in with_perf_chains(path):
+        names = [s.split("+")[0].split("@")[0] for _, s, _ in chain]  # perf shows symbol versions
+        if not names or not names[0].startswith("spin_"):
+            continue  # in libc or ld.so around the exec
+        seen_second += names[0] == "spin_second"
+        # perf may stop early (its chain a prefix of ours, as compare() explains); never differ.
+        assert [f.function for f in u.trace.frames][: len(names)] == names
+        assert our_chain(pu, u)[: len(chain)] == [a for a, _, _ in chain]
+    assert seen_second > 20
+    _, failures = compare(path)
+    assert not failures, failures[:3]
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 200), st.integers(1, 24)), max_size=4), max_size=12))
+def test_memo_read_runs_merge_like_sorting(steps):
+    """The memo's runs of stack reads, built a step at a time, equal sorting all spans and merging
+    those that touch: the same bytes are compared, in as few runs."""
+    from dwarfunwind.perf.memo import _with_spans
+
+    runs, everything = None, []
+    for spans in steps:
+        spans = [(lo, lo + n) for lo, n in spans]
+        everything += spans
+        if spans:
+            runs = _with_spans(runs, spans)
+        flat = []
+        node = runs
+        while node is not None:
+            flat.append(node[0])
+            node = node[1]
+        want: list[tuple[int, int]] = []
+        for lo, hi in sorted(everything):
+            if want and lo <= want[-1][1]:
+                want[-1] = (want[-1][0], max(hi, want[-1][1]))
+            else:
+                want.append((lo, hi))
+        assert flat == want

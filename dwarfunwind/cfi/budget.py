@@ -79,6 +79,16 @@ class Budget:
         self.expression_steps = 0
         self.cfi_work = 0
 
+    def renewed(self) -> Budget:
+        """A budget with the same limits and nothing spent (without reading the environment again)."""
+        b = Budget.__new__(Budget)
+        b.input = self.input
+        b.max_expression_steps, b.max_cfi_work = self.max_expression_steps, self.max_cfi_work
+        b.rules_per_row, b.rows_per_fde = self.rules_per_row, self.rows_per_fde
+        b.rules_per_fde, b.remember_depth = self.rules_per_fde, self.remember_depth
+        b.expression_steps = b.cfi_work = 0
+        return b
+
     def __repr__(self) -> str:
         return (f"Budget({self.input!r}, expression_steps={self.expression_steps}/{self.max_expression_steps}, "
                 f"cfi_work={self.cfi_work}/{self.max_cfi_work})")

@@ -51,7 +51,7 @@ class _Progress:
         if not self.on:
             return
         pct = min(100, 100 * done // self.total)
-        if pct != self.last:
+        if pct > self.last:  # samples come in time order, not file order: never step back
             self.last = pct
             bar = "#" * (pct * 30 // 100)
             sys.stderr.write(f"\rperf: [{bar:<30}] {pct:3d}% {samples} samples")
@@ -97,6 +97,7 @@ def cmd_perf(args: Args) -> int:
     try:
         if args.max_samples != 0:
             buf: list[str] = []
+            lines: dict[object, str] = {}
             for u in limited():
                 count += 1
                 if want_folded:
@@ -104,7 +105,7 @@ def cmd_perf(args: Args) -> int:
                 if args.json:
                     buf.append(("," if count > 1 else "") + sample_json(u))
                 elif not args.folded:
-                    buf.append(sample_text(u))
+                    buf.append(sample_text(u, lines))
                 if len(buf) >= 256:  # written in batches: stdout may be unbuffered
                     write("".join(buf))
                     buf.clear()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
 
 from ..report import frame_to_dict
-from ..unwind.frame import Frame
+from ..unwind.frame import Frame, StackTrace
 from .session import UnwoundSample
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and json cost start-up; json is imported only for --json
+    from collections.abc import Iterable
+    from typing import Any
 
 
 def _time(ns: int | None) -> str:
@@ -21,26 +23,66 @@ def frame_address(frame: Frame) -> int:
     return frame.lookup_pc
 
 
-def sample_text(u: UnwoundSample) -> str:
-    """One sample in the shape of ``perf script``'s default output (absolute addresses)."""
+def frame_line(f: Frame) -> str:
+    """A frame's line in ``perf script``'s output."""
+    addr = f.lookup_pc
+    if f.function is not None and f.offset is not None:
+        off = f.offset - (f.pc - addr)
+        sym = f"{f.function}+{off:#x}" if off else f.function
+    else:
+        sym = "[unknown]"
+    where = f.module.path if f.module is not None else "[unknown]"
+    return f"\t{addr:>16x} {sym} ({where})"
+
+
+#: At most this many texts are remembered.
+MAX_LINES = 1 << 16
+
+
+def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str:
+    """One sample in the shape of ``perf script``'s default output (absolute addresses).
+
+    ``known`` remembers text already written, across the samples of one file: a
+    profile's samples share their callers' frames, the very same objects (perf/memo.py).
+    """
     s = u.sample
     head = (f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} {_time(s.time)}: "
             f"{s.period if s.period is not None else '':>10} {s.attr.name}: ")
-    lines = [head]
-    for f in u.trace.frames:
-        addr = f.lookup_pc
-        if f.function is not None and f.offset is not None:
-            off = f.offset - (f.pc - addr)
-            sym = f"{f.function}+{off:#x}" if off else f.function
-        else:
-            sym = "[unknown]"
-        where = f.module.path if f.module is not None else "[unknown]"
-        lines.append(f"\t{addr:>16x} {sym} ({where})")
+    if known is None:
+        known = {}
+    elif len(known) > MAX_LINES:
+        known.clear()
     tr = u.trace
-    if tr.stop_reason.value not in ("outermost", "stack-copy-end"):
-        detail = f" ({tr.stop_detail})" if tr.stop_detail else ""
-        lines.append(f"\t[stop: {tr.stop_reason.describe()}{detail}]")
-    return "\n".join(lines) + "\n\n"
+    frames = tr.frames
+    if not frames:
+        stop = _stop_line(tr)
+        return f"{head}\n{stop}\n\n" if stop else f"{head}\n\n"
+    first = known.get(frames[0])
+    if first is None:
+        first = known[frames[0]] = frame_line(frames[0])
+    # The callers' lines and the stop, by the first caller: a frame object is at index 1 only in
+    # its own walk's trace and in the traces that took that walk's tail from the memo.
+    key = (frames[1] if len(frames) > 1 else None, len(frames), tr.stop_reason, tr.stop_detail)
+    rest = known.get(key)
+    if rest is None:
+        lines = [""]
+        for f in frames[1:]:
+            line = known.get(f)
+            if line is None:
+                line = known[f] = frame_line(f)
+            lines.append(line)
+        stop = _stop_line(tr)
+        if stop:
+            lines.append(stop)
+        rest = known[key] = "\n".join(lines)
+    return f"{head}\n{first}{rest}\n\n"
+
+
+def _stop_line(tr: StackTrace) -> str:
+    if tr.stop_reason.value in ("outermost", "stack-copy-end"):
+        return ""
+    detail = f" ({tr.stop_detail})" if tr.stop_detail else ""
+    return f"\t[stop: {tr.stop_reason.describe()}{detail}]"
 
 
 def sample_to_dict(u: UnwoundSample, *, source: bool = False) -> dict[str, Any]:
@@ -56,16 +98,22 @@ def sample_to_dict(u: UnwoundSample, *, source: bool = False) -> dict[str, Any]:
 
 def document_head(path: str) -> str:
     """The start of the ``perf --json`` document; samples follow, then :func:`document_tail`."""
+    import json
+
     return f'{{"file":{json.dumps(path)},"samples":['
 
 
 def document_tail(problems: list[str], error: str | None) -> str:
     """The end of the ``perf --json`` document: problems (sorted, each once) and the error that ended it."""
+    import json
+
     return f'],"problems":{json.dumps(sorted(set(problems)))},"error":{json.dumps(error)}}}'
 
 
 def sample_json(u: UnwoundSample) -> str:
     """One sample record as compact JSON text, as it appears in the document."""
+    import json
+
     return json.dumps(sample_to_dict(u), separators=(",", ":"))
 
 

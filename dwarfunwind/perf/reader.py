@@ -18,11 +18,16 @@ import mmap
 import os
 import struct
 import sys
-from collections.abc import Iterator
-from typing import NamedTuple
 
 from ..errors import TargetError
 from ..targets.files import open_regular
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import NamedTuple
+else:
+    from .._typing import NamedTuple
 
 MAGIC = b"PERFILE2"
 
@@ -131,7 +136,9 @@ class EventAttr:
 
     __slots__ = ("type", "config", "sample_type", "read_format", "flags", "branch_sample_type",
                  "sample_regs_user", "sample_stack_user", "sample_regs_intr", "ids", "name",
-                 "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size")
+                 "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size", "sample_head", "sample_fields",
+                 "regs_user_struct",
+                 "regs_user_keys")
 
     def __init__(self, type: int, config: int, sample_type: int, read_format: int, flags: int,
                  branch_sample_type: int, sample_regs_user: int, sample_stack_user: int,
@@ -150,6 +157,26 @@ class EventAttr:
         self.sample_id_all = bool(flags & (1 << 18))
         #: DWARF register number of each u64 in a sample's user-register block (None: not a GPR/rip).
         self.regs_user_dwarf = [PERF_REG_TO_DWARF.get(bit) for bit in range(64) if sample_regs_user >> bit & 1]
+        # A sample's fixed fields up to the period, read with one unpack: their struct and names.
+        fmt, fields = "<", list[str]()
+        if sample_type & SAMPLE_IDENTIFIER:
+            fmt += "8x"
+        if sample_type & SAMPLE_IP:
+            fmt, fields = fmt + "Q", [*fields, "ip"]
+        if sample_type & SAMPLE_TID:
+            fmt, fields = fmt + "II", [*fields, "pid", "tid"]
+        if sample_type & SAMPLE_TIME:
+            fmt, fields = fmt + "Q", [*fields, "time"]
+        fmt += "8x" * sum(bool(sample_type & b) for b in (SAMPLE_ADDR, SAMPLE_ID, SAMPLE_STREAM_ID))
+        if sample_type & SAMPLE_CPU:
+            fmt, fields = fmt + "I4x", [*fields, "cpu"]
+        if sample_type & SAMPLE_PERIOD:
+            fmt, fields = fmt + "Q", [*fields, "period"]
+        self.sample_head = struct.Struct(fmt)
+        self.sample_fields = tuple(fields)
+        # The user-register block likewise: the GPRs and rip by DWARF number, the rest skipped.
+        self.regs_user_struct = struct.Struct("<" + "".join("8x" if r is None else "Q" for r in self.regs_user_dwarf))
+        self.regs_user_keys = tuple(r for r in self.regs_user_dwarf if r is not None)
         # Offset of the time field in a sample record (after the 8-byte header), or None.
         t = sample_type
         self.time_offset = (8 + 8 * bool(t & SAMPLE_IDENTIFIER) + 8 * bool(t & SAMPLE_IP)
@@ -193,9 +220,12 @@ class Sample:
     ``regs`` maps DWARF register numbers to values (absent: not sampled, or a
     kernel-thread sample without user registers). ``stack`` is the valid part of
     the user stack copy (``dyn_size`` bytes), which starts at ``regs[7]`` (rsp).
+    Until ``stack`` is asked for, the copy is not made: ``stack_buffer[stack_offset:
+    stack_offset + stack_size]`` (the file's own bytes while it is open) is where it is.
     """
 
-    __slots__ = ("offset", "attr", "ip", "pid", "tid", "time", "cpu", "period", "callchain", "regs", "stack")
+    __slots__ = ("offset", "attr", "ip", "pid", "tid", "time", "cpu", "period", "callchain", "regs",
+                 "stack_buffer", "stack_offset", "stack_size", "_stack")
 
     def __init__(self, offset: int, attr: EventAttr) -> None:
         self.offset = offset
@@ -207,7 +237,21 @@ class Sample:
         self.period: int | None = None
         self.callchain: list[int] = []
         self.regs: dict[int, int] = {}
-        self.stack = b""
+        self.stack_buffer: bytes | mmap.mmap = b""
+        self.stack_offset = self.stack_size = 0
+        self._stack: bytes | None = b""
+
+    @property
+    def stack(self) -> bytes:
+        """The stack copy's valid bytes (copied out of the file on first use)."""
+        if self._stack is None:
+            self._stack = bytes(self.stack_buffer[self.stack_offset : self.stack_offset + self.stack_size])
+        return self._stack
+
+    @stack.setter
+    def stack(self, value: bytes) -> None:
+        self._stack = self.stack_buffer = value
+        self.stack_offset, self.stack_size = 0, len(value)
 
     def __repr__(self) -> str:
         return f"Sample(pid={self.pid}, tid={self.tid}, time={self.time}, ip={self.ip or 0:#x})"
@@ -615,26 +659,13 @@ class PerfData:
         data = self.data
         t = attr.sample_type
         s = Sample(pos, attr)
-        p = pos + 8
         u64 = _U64.unpack_from
-        if t & SAMPLE_IDENTIFIER:
-            p += 8
-        if t & SAMPLE_IP:
-            s.ip = u64(data, p)[0]
-            p += 8
-        if t & SAMPLE_TID:
-            s.pid, s.tid = _PID_TID.unpack_from(data, p)
-            p += 8
-        if t & SAMPLE_TIME:
-            s.time = u64(data, p)[0]
-            p += 8
-        p += 8 * (bool(t & SAMPLE_ADDR) + bool(t & SAMPLE_ID) + bool(t & SAMPLE_STREAM_ID))
-        if t & SAMPLE_CPU:
-            s.cpu = _U32.unpack_from(data, p)[0]
-            p += 8
-        if t & SAMPLE_PERIOD:
-            s.period = u64(data, p)[0]
-            p += 8
+        head = attr.sample_head
+        if 8 + head.size > end - pos:
+            raise self._err(pos, f"sample fields need {8 + head.size} bytes, the record has {end - pos}")
+        for name, value in zip(attr.sample_fields, head.unpack_from(data, pos + 8)):
+            setattr(s, name, value)
+        p = pos + 8 + head.size
         if t & SAMPLE_READ:
             p = self._skip_read(attr, p, end)
         if t & SAMPLE_CALLCHAIN:
@@ -653,19 +684,19 @@ class PerfData:
             (abi,) = u64(data, p)
             p += 8
             if abi:
-                nregs = len(attr.regs_user_dwarf)
-                if p + 8 * nregs > end:
+                block = attr.regs_user_struct
+                if p + block.size > end:
                     raise self._err(pos, "sample user registers run past its record")
-                values = struct.unpack_from(f"<{nregs}Q", data, p)
-                s.regs = {r: v for r, v in zip(attr.regs_user_dwarf, values) if r is not None}
-                p += 8 * nregs
+                s.regs = dict(zip(attr.regs_user_keys, block.unpack_from(data, p)))
+                p += block.size
         if t & SAMPLE_STACK_USER:
             (size,) = u64(data, p)
             if size:
                 if p + 16 + size > end:
                     raise self._err(pos, f"sample stack copy of {size} bytes runs past its record")
                 (dyn,) = u64(data, p + 8 + size)
-                s.stack = bytes(data[p + 8 : p + 8 + min(dyn, size)])
+                # Not copied here: the walk reads a few words of it in place (Sample.stack copies).
+                s.stack_buffer, s.stack_offset, s.stack_size, s._stack = data, p + 8, min(dyn, size), None
                 p += 16 + size
             else:
                 p += 8

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
+from ..cfi.budget import Budget
 from ..modules import Module, ModuleMap
-from ..symbolize import annotate
+from ..symbolize import annotate_frames
 from ..targets.base import Mapping, ThreadInfo
 from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from ..unwind.frame import StackTrace, StopReason
+from .memo import SuffixMemo
 from .reader import Comm, Fork, Mmap, PerfData, Sample
 from .target import FileCache, ProcessTarget, vdso_image
 
@@ -61,7 +63,7 @@ class _GroupTarget:
 
 
 class _Process:
-    __slots__ = ("target", "comm", "unwinder", "modules", "stale")
+    __slots__ = ("target", "comm", "unwinder", "modules", "stale", "memo", "budget")
 
     def __init__(self, target: ProcessTarget, comm: str | None) -> None:
         self.target = target
@@ -70,6 +72,10 @@ class _Process:
         #: Modules by (path, start, file offset of the first mapping): kept across map changes.
         self.modules: dict[tuple[str, int, int], Module] = {}
         self.stale = True
+        #: Walk suffixes of this process's samples, valid until its module map changes.
+        self.memo = SuffixMemo()
+        #: Each sample's walk gets a fresh budget with these limits (docs/security.md).
+        self.budget = Budget(target.name)
 
 
 class PerfUnwinder:
@@ -84,7 +90,8 @@ class PerfUnwinder:
     """
 
     def __init__(self, data: PerfData, *, pids: Iterable[int] | None = None, comms: Iterable[str] | None = None,
-                 max_frames: int = DEFAULT_MAX_FRAMES, sysroot: str | None = None, demangle: bool = True) -> None:
+                 max_frames: int = DEFAULT_MAX_FRAMES, sysroot: str | None = None, demangle: bool = True,
+                 memo: bool = True) -> None:
         self.data = data
         self.pids = set(pids) if pids is not None else None
         self.comms = set(comms) if comms is not None else None
@@ -92,6 +99,9 @@ class PerfUnwinder:
         self.sysroot = sysroot
         #: Show C++ and Rust names demangled (as perf script does); the raw name stays in ``frame.linkage_name``.
         self.demangle = demangle
+        #: Take the callers' part of a walk from an earlier sample of the process where it provably
+        #: repeats (perf/memo.py); False steps every frame of every sample.
+        self.memo = memo
         self.files = FileCache()
         self._processes: dict[int, _Process] = {}
         #: One module per (path, file offset of its first mapping, build-id), across processes.
@@ -184,7 +194,7 @@ class PerfUnwinder:
 
     def _unwind(self, p: _Process, sample: Sample) -> StackTrace:
         target = p.target
-        target.set_sample(sample.tid, sample.regs, sample.stack, p.comm)
+        target.set_sample(sample.tid, sample.regs, sample.stack_buffer, p.comm, sample.stack_offset, sample.stack_size)
         if p.stale:
             self._rebuild(p)
         unwinder = p.unwinder
@@ -193,10 +203,16 @@ class PerfUnwinder:
             trace = StackTrace(target.thread)
             trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "the sample has no user registers"
             return trace
-        trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames)
+        trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=p.budget.renewed(),
+                                       memo=p.memo if self.memo else None)
         if self.demangle:
             # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
-            annotate([trace])
+            # Frames taken from the memo were demangled when first seen; C names need no demangler.
+            taken = p.memo.taken_at if self.memo else None
+            new = [f for f in (trace.frames if taken is None else trace.frames[:taken])
+                   if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")]
+            if new:
+                annotate_frames(new)
         return trace
 
     def _rebuild(self, p: _Process) -> None:
@@ -230,6 +246,7 @@ class PerfUnwinder:
                 p.modules[key] = module
             module.end = max(m.end for m in maps)
             modules.append(module)
+        p.memo.clear()
         if p.unwinder is None:
             p.unwinder = Unwinder(p.target, ModuleMap(modules))
         else:

@@ -11,7 +11,6 @@ stops there with stop reason ``stack-copy-end``, as perf's own unwinding does.
 from __future__ import annotations
 
 import bisect
-import ctypes
 import mmap
 import os
 from collections.abc import Sequence
@@ -74,16 +73,31 @@ def own_vdso() -> tuple[int, bytes, bytes | None] | None:
                 for line in f:
                     if line.rstrip().endswith("[vdso]"):
                         lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-                        image = ctypes.string_at(lo, hi - lo)
+                        image = _own_memory(lo, hi - lo)
                         try:
                             bid = ELFReader(image, "[vdso]").build_id()
                         except DwarfUnwindError:
                             bid = None
                         _OWN_VDSO = (lo, image, bid)
                         break
-        except OSError:
+        except (OSError, ValueError):
             pass
     return _OWN_VDSO  # type: ignore[return-value]
+
+
+def _own_memory(address: int, size: int) -> bytes:
+    """Bytes of this process's memory: read as a file (importing ctypes costs ~4 ms of start-up)."""
+    try:
+        with open("/proc/self/mem", "rb", buffering=0) as mem:
+            mem.seek(address)
+            data = mem.read(size)
+        if len(data) == size:
+            return data
+    except OSError:  # /proc/self/mem refused (some sandboxes)
+        pass
+    import ctypes
+
+    return ctypes.string_at(address, size)
 
 
 def vdso_image(build_id: bytes | None, size: int, same_kernel: bool) -> bytes | None:
@@ -118,7 +132,9 @@ class ProcessTarget:
         self._starts: list[int] = []
         self.vdso: bytes | None = None
         self.thread = ThreadInfo(pid, {})
-        self.stack = b""
+        #: The current sample's stack copy: ``stack[stack_offset:]`` holds [stack_start, stack_end).
+        self.stack: bytes | mmap.mmap = b""
+        self.stack_offset = 0
         self.stack_start = 0
         self.stack_end = 0
 
@@ -143,11 +159,15 @@ class ProcessTarget:
         self.maps = out
         self._starts = [m.start for m in out]
 
-    def set_sample(self, tid: int, regs: dict[int, int], stack: bytes, name: str | None) -> None:
+    def set_sample(self, tid: int, regs: dict[int, int], stack: bytes | mmap.mmap, name: str | None,
+                   offset: int = 0, size: int | None = None) -> None:
+        """The current sample: its registers, and its stack copy ``stack[offset:offset + size]`` (all of it
+        by default), read in place."""
         self.thread = ThreadInfo(tid, regs, name=name)
         self.stack = stack
+        self.stack_offset = offset
         self.stack_start = regs.get(RSP, 0)
-        self.stack_end = self.stack_start + len(stack)
+        self.stack_end = self.stack_start + (len(stack) - offset if size is None else size)
 
     # -- Target protocol ---------------------------------------------------------------------------
 
@@ -161,7 +181,8 @@ class ProcessTarget:
         lo = self.stack_start
         # The hot path (nearly every read of a walk): inside the stack copy.
         if lo <= address and address + size <= self.stack_end and size > 0:
-            return self.stack[address - lo : address - lo + size]
+            at = self.stack_offset + address - lo
+            return self.stack[at : at + size]
         if not check_read(address, size):
             return b""
         i = bisect.bisect_right(self._starts, address) - 1
@@ -176,7 +197,7 @@ class ProcessTarget:
                     data = self.files.read(m.path, m.offset + address - m.start, size)
                 if data is not None and len(data) == size:
                     return data
-        if address + size > self.stack_end and address >= lo and self.stack:
+        if address + size > self.stack_end and address >= lo and self.stack_end > lo:
             raise StackCopyEnd(address, size, self.stack_end)
         raise MemoryReadError(address, size)
 

@@ -11,7 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # not imported at run time: typing costs start-up on the plain unwind path
     from collections.abc import Iterable
 
-    from ..unwind.frame import StackTrace
+    from ..unwind.frame import Frame, StackTrace
 
 
 def annotate(traces: Iterable[StackTrace], *, inline: bool = False, demangle: bool = True) -> None:
@@ -20,9 +20,13 @@ def annotate(traces: Iterable[StackTrace], *, inline: bool = False, demangle: bo
     ``frame.linkage_name`` keeps the symbol's own name; ``frame.function`` gets the
     demangled one (or the raw one when ``demangle`` is False); inline frames likewise.
     """
+    annotate_frames([f for t in traces for f in t.frames], inline=inline, demangle=demangle)
+
+
+def annotate_frames(frames: list[Frame], *, inline: bool = False, demangle: bool = True) -> None:
+    """:func:`annotate` for a list of frames."""
     from ..unwind.frame import InlineFrame
 
-    frames = [f for t in traces for f in t.frames]
     if inline:
         for f in frames:
             if f.inlined is None:

@@ -15,6 +15,12 @@ from .dwarf import Plan, ReadMemory
 from .frame import Frame, StackTrace, StopReason
 from .memory import Locate, ReadWord, walk_memory
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    from .._typing import Protocol
+
 DEFAULT_MAX_FRAMES = 4096
 #: Bound on the per-pc caches of compiled rows and symbols (a profiler's working set is far smaller).
 MAX_CACHED_PCS = 1 << 16
@@ -22,6 +28,22 @@ METHODS = ("dwarf", "fp")
 
 #: The name of the fake function whose address + 1 CREATE_PT_REGS_FRAME plants as a return address.
 PT_REGS_MARKER = "pt_regs"
+
+
+class WalkMemo(Protocol):
+    """What a walk asks of a memo of earlier walks (dwarfunwind.perf.memo.SuffixMemo is one).
+
+    The memo sees every read (``begin`` hands out the walk's readers), hears when each step
+    is done, may finish the walk from its newest frame (``take``), and learns the result.
+    """
+
+    def begin(self, target: Target) -> tuple[ReadMemory, ReadWord]: ...
+
+    def stepped(self) -> None: ...
+
+    def take(self, trace: StackTrace, seen: set[tuple[int, int | None]], max_frames: int) -> bool: ...
+
+    def end(self, trace: StackTrace) -> None: ...
 
 
 class Unwinder:
@@ -34,12 +56,26 @@ class Unwinder:
     def __init__(self, target: Target, modules: ModuleMap | None = None, *, exe: str | None = None,
                  sysroot: str | None = None) -> None:
         self.target = target
-        self.modules = modules if modules is not None else ModuleMap.from_target(target, exe=exe, sysroot=sysroot)
         self._markers: dict[int, bool] = {}
         #: lookup pc -> (its module, its compiled row or None): a warm walk does no module or row search.
         self._plans: dict[int, tuple[Module | None, Plan | None]] = {}
         #: address -> (its module, function, function start) for naming frames.
         self._names: dict[int, tuple[Module | None, str | None, int]] = {}
+        self.modules = modules if modules is not None else ModuleMap.from_target(target, exe=exe, sysroot=sysroot)
+
+    @property
+    def modules(self) -> ModuleMap:
+        """The modules walks look pcs up in."""
+        return self._modules
+
+    @modules.setter
+    def modules(self, modules: ModuleMap) -> None:
+        # The per-pc caches answer for the old map: another file may now be mapped at those pcs
+        # (an exec, dlclose then dlopen). Modules kept in the new map keep their own caches.
+        self._modules = modules
+        self._plans.clear()
+        self._names.clear()
+        self._markers.clear()
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -57,30 +93,42 @@ class Unwinder:
                 for t in self.target.threads() if wanted is None or t.tid in wanted]
 
     def unwind_thread(self, thread: ThreadInfo, *, method: str = "dwarf",
-                      max_frames: int = DEFAULT_MAX_FRAMES, budget: Budget | None = None) -> StackTrace:
+                      max_frames: int = DEFAULT_MAX_FRAMES, budget: Budget | None = None,
+                      memo: WalkMemo | None = None) -> StackTrace:
         """Walk one thread.
 
         ``method="dwarf"`` uses CFI and falls back to frame pointers for a frame
         without CFI (marked ``method="fp"``); ``method="fp"`` uses only the rbp chain.
         The CFI work is charged to ``budget`` (a fresh one when None); when it runs
         out the walk ends with stop reason ``budget``, the frames before it kept.
+        ``memo`` (a profiler's, across the samples of one process) may supply the
+        rest of the walk from an earlier one that reached the same frame.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}")
+        if memo is not None and method != "dwarf":
+            raise ValueError("a walk memo serves walks with method 'dwarf' (its entries do not say how they stepped)")
         if budget is None:
             budget = Budget(getattr(self.target, "name", "") or "")
         trace = StackTrace(thread, method=method)
-        regs = {r: v for r, v in thread.registers.items() if 0 <= r <= RA}
+        known = thread.registers
+        # rax..r15 and rip: the usual register set is copied whole, others filtered.
+        regs = dict(known) if known and min(known) >= 0 and max(known) <= RA else \
+            {r: v for r, v in known.items() if 0 <= r <= RA}
         if RA not in regs:
             trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "rip is not known"
             return trace
         frame = self._frame(0, regs, "initial", interrupted=False)
         trace.frames.append(frame)
         seen: set[tuple[int, int | None]] = {(frame.pc, regs.get(RSP))}
-        read = self.target.read_memory
-        # Words are read in place from a core's mapping, or through a page cache held for this
-        # walk only (a live process may run again between walks).
-        read_word, locate = walk_memory(self.target)
+        locate: Locate | None
+        if memo is not None:  # it must see every read: no direct access
+            (read, read_word), locate = memo.begin(self.target), None
+        else:
+            read = self.target.read_memory
+            # Words are read in place from a core's mapping, or through a page cache held for this
+            # walk only (a live process may run again between walks).
+            read_word, locate = walk_memory(self.target)
         max_frames = max(1, max_frames)
         while True:
             if len(trace.frames) >= max_frames:
@@ -88,6 +136,8 @@ class Unwinder:
                 trace.stop_detail = f"{max_frames} frames"
                 break
             stop = self._step(frame, method, read, budget, read_word, locate)
+            if memo is not None:
+                memo.stepped()
             if isinstance(stop, tuple):
                 trace.stop_reason, trace.stop_detail = stop
                 break
@@ -112,6 +162,10 @@ class Unwinder:
                     break
             trace.frames.append(caller)
             frame = caller
+            if memo is not None and memo.take(trace, seen, max_frames):
+                break
+        if memo is not None:
+            memo.end(trace)
         return trace
 
     # -- one step ---------------------------------------------------------------------------------

@@ -84,6 +84,14 @@ class Frame:
         #: Functions inlined at this pc, innermost first (None until expanded, see Program.stack_traces).
         self.inlined: list[InlineFrame] | None = None
 
+    def renumbered(self, index: int) -> Frame:
+        """This frame at another depth: a copy with ``index`` (its registers dict shared)."""
+        f = Frame.__new__(Frame)
+        for name in Frame.__slots__:
+            setattr(f, name, getattr(self, name))
+        f.index = index
+        return f
+
     def __repr__(self) -> str:
         return f"Frame(#{self.index} pc={self.pc:#x} {self.symbol() or '??'} method={self.method})"
 

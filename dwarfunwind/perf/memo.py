@@ -1,0 +1,241 @@
+"""The samples of a process share their callers: a memo of walk suffixes.
+
+Samples of one process mostly differ in their innermost frames. The callers sit at
+the same call sites with the same saved registers, and their part of the walk repeats
+from sample to sample. The walk from a frame on is a function of that frame's registers
+and of the memory its steps read: the module files (fixed while the process's module
+map is) and the sample's stack copy. So each walk leaves an entry for every frame it
+stepped from: the frames from there out, how the walk stopped, and where in the stack
+copy those steps read. A later walk that reaches a frame with the same registers (and
+method, and interruptedness), whose stack copy holds the same bytes at those addresses
+and agrees about every read outside it, takes the rest of the walk from the entry
+instead of stepping again: exactly the frames the steps would have produced.
+
+Frames taken from an entry are shared between samples' traces (renumbered copies where
+the depth differs): treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..arch.x86_64 import RSP
+from ..unwind.frame import Frame, StackTrace, StopReason
+from .target import ProcessTarget
+
+_U64 = struct.Struct("<Q")
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import mmap
+
+    from ..targets.base import Target
+    from ..unwind.dwarf import ReadMemory
+    from ..unwind.memory import ReadWord
+
+#: Bounds on what one process's memo holds; past any of them it starts again. An entry pins its
+#: walk's stack copy (up to 64 KiB in perf.data) and frames, shared by the walk's entries.
+MAX_ENTRIES = 1 << 15
+MAX_HELD_BYTES = 64 << 20  # stack copies pinned
+MAX_HELD_FRAMES = 1 << 18  # frames pinned
+
+#: Walks whose end depends on more than the frame and the memory read are not remembered: a loop
+#: (the frames before it), the frame limit (the depth) and a budget (the work done before).
+_NOT_REMEMBERED = frozenset({StopReason.LOOP, StopReason.FRAME_LIMIT, StopReason.BUDGET})
+
+#: A persistent list, ``(item, rest)``: each entry of a walk shares the reads of the entries above it,
+#: so a walk of n frames leaves its n entries in O(n), not O(n²).
+_Cons = tuple[tuple[int, int], "_Cons | None"]
+#: An entry: (the walk's frames, their (pc, sp) keys, index of the frame it starts at, the (start,
+#: end) runs its steps read in the stack copy, (address, size) of reads outside it, the buffer
+#: holding the walk's stack copy and where address 0 would be in it, the copy's start and end,
+#: stop reason, detail).
+_Entry = tuple[tuple[Frame, ...], tuple[tuple[int, int | None], ...], int, "_Cons | None", "_Cons | None",
+               "bytes | mmap.mmap", int, int, int, StopReason, str]
+
+
+class SuffixMemo:
+    """Walk suffixes of one process's samples, valid while its module map is unchanged."""
+
+    __slots__ = ("_entries", "_target", "_steps", "_inside", "_outside", "_hit", "_held_bytes", "_held_frames")
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, int | None], _Entry] = {}
+        self._target: ProcessTarget | None = None
+        #: Per step of the current walk: its reads inside the stack copy and outside it.
+        self._steps: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = []
+        self._inside: list[tuple[int, int]] = []
+        self._outside: list[tuple[int, int]] = []
+        #: (frame index in the current walk, entry) where the walk took an entry's frames.
+        self._hit: tuple[int, _Entry] | None = None
+        #: Stack bytes and frames pinned by the entries (counted per walk that left any).
+        self._held_bytes = self._held_frames = 0
+
+    @property
+    def taken_at(self) -> int | None:
+        """The index of the first frame the last walk took from an entry (None: it stepped throughout)."""
+        return self._hit[0] if self._hit is not None else None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry (the process's modules changed)."""
+        self._entries.clear()
+        self._held_bytes = self._held_frames = 0
+
+    # -- one walk ----------------------------------------------------------------------------------
+
+    def begin(self, target: Target) -> tuple[ReadMemory, ReadWord]:
+        """``(read_memory, read_word)`` for one walk of ``target``'s current sample, noting every read."""
+        if not isinstance(target, ProcessTarget):
+            raise TypeError("a SuffixMemo serves perf sample targets (their memory is a stack copy)")
+        self._target = target
+        self._steps = []
+        self._inside, self._outside = [], []
+        self._hit = None
+        start, end, read = target.stack_start, target.stack_end, target.read_memory
+        buffer, base, unpack = target.stack, target.stack_offset - start, _U64.unpack_from
+
+        def read_memory(address: int, size: int) -> bytes:
+            if start <= address and address + size <= end and size > 0:
+                self._inside.append((address, address + size))
+            else:
+                self._outside.append((address, size))
+            return read(address, size)
+
+        def read_word(address: int) -> int:
+            if start <= address and address + 8 <= end:  # nearly every read: one call, not three
+                self._inside.append((address, address + 8))
+                return int(unpack(buffer, address + base)[0])
+            return int.from_bytes(read_memory(address, 8), "little")
+
+        return read_memory, read_word
+
+    def stepped(self) -> None:
+        """One step of the walk is done: what it read is its own."""
+        self._steps.append((self._inside, self._outside))
+        self._inside, self._outside = [], []
+
+    def take(self, trace: StackTrace, seen: set[tuple[int, int | None]], max_frames: int) -> bool:
+        """If an entry continues the walk from its newest frame, put its frames in and return True."""
+        frames = trace.frames
+        frame = frames[-1]
+        regs = frame.registers
+        entry = self._entries.get((frame.pc, regs.get(RSP)))
+        if entry is None:
+            return False
+        old_frames, keys, k, runs, outside, stack, base, start, end, reason, detail = entry
+        old = old_frames[k]
+        if old.registers != regs or old.method != frame.method or old.interrupted != frame.interrupted:
+            return False
+        j = len(frames) - 1
+        # The walk with this many frames would go on stepping only below the limit.
+        if j + len(old_frames) - k >= max_frames:
+            return False
+        t = self._target
+        assert t is not None
+        if not _same_memory(t, runs, outside, stack, base, start, end):
+            return False
+        if not seen.isdisjoint(keys[k + 1 :]):
+            return False  # this prefix would have stopped at a loop
+        tail = old_frames[k:]
+        frames[j:] = tail if j == k else [f.renumbered(f.index + j - k) for f in tail]
+        trace.stop_reason, trace.stop_detail = reason, detail
+        self._hit = (j, entry)
+        return True
+
+    def end(self, trace: StackTrace) -> None:
+        """Leave an entry for every frame this walk stepped from."""
+        t = self._target
+        assert t is not None
+        size = t.stack_end - t.stack_start
+        if (len(self._entries) + len(trace.frames) > MAX_ENTRIES or self._held_bytes + size > MAX_HELD_BYTES
+                or self._held_frames + len(trace.frames) > MAX_HELD_FRAMES):
+            self.clear()
+        if trace.stop_reason in _NOT_REMEMBERED:
+            return
+        frames = tuple(trace.frames)
+        steps = self._steps
+        runs: _Cons | None = None
+        outside: _Cons | None = None
+        if self._hit is not None:
+            first, entry = self._hit
+            runs, outside = entry[3], entry[4]
+            stop = first  # the frame the entry took over from: steps 0 .. first-1 were taken here
+            if len(steps) != first or first < 2:
+                return  # (taken at frame 1: no frame of this walk stepped but frame 0, which is not kept)
+            keys = tuple([(f.pc, f.registers.get(RSP)) for f in frames[:first]]) + entry[1][entry[2]:]
+        else:
+            stop = len(steps)
+            if stop != len(frames):
+                return  # a walk that did not step from its last frame
+            keys = tuple([(f.pc, f.registers.get(RSP)) for f in frames])
+        entries = self._entries
+        self._held_bytes += size
+        base = t.stack_offset - t.stack_start
+        self._held_frames += len(frames)
+        for i in range(stop - 1, 0, -1):
+            s_in, s_out = steps[i]
+            if s_in:
+                runs = _with_spans(runs, s_in)
+            for read in s_out:
+                outside = (read, outside)
+            entries[keys[i]] = (frames, keys, i, runs, outside, t.stack, base, t.stack_start, t.stack_end,
+                                trace.stop_reason, trace.stop_detail)
+
+
+def _with_spans(runs: _Cons | None, spans: list[tuple[int, int]]) -> _Cons | None:
+    """``runs`` (ascending, disjoint (start, end) spans) with ``spans`` merged in where they touch:
+    fewer, longer byte compares.
+
+    A step reads below the steps of its callers (the stack grows down), so a span nearly always
+    goes in front, or joins the first run: O(1). A span above that is merged by rebuilding.
+    """
+    for lo, hi in sorted(spans, reverse=True):
+        if runs is not None and lo > runs[0][1]:
+            flat = []
+            node: _Cons | None = runs
+            while node is not None:
+                flat.append(node[0])
+                node = node[1]
+            merged: list[tuple[int, int]] = []
+            for a, b in sorted([*flat, (lo, hi)]):
+                if merged and a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+                else:
+                    merged.append((a, b))
+            runs = None
+            for span in reversed(merged):
+                runs = (span, runs)
+            continue
+        # In front of the first run, or touching it (then also any runs it now reaches).
+        while runs is not None and hi >= runs[0][0]:
+            lo, hi = min(lo, runs[0][0]), max(hi, runs[0][1])
+            runs = runs[1]
+        runs = ((lo, hi), runs)
+    return runs
+
+
+def _same_memory(t: ProcessTarget, runs: _Cons | None, outside: _Cons | None, stack: bytes | mmap.mmap, base: int,
+                 start: int, end: int) -> bool:
+    """True if every read an entry's steps made gives the same result in ``t``'s current sample."""
+    new_start, new_end, new_stack = t.stack_start, t.stack_end, t.stack
+    new_base = t.stack_offset - new_start
+    while runs is not None:
+        (lo, hi), runs = runs
+        if lo < new_start or hi > new_end:
+            return False
+        if new_stack[lo + new_base : hi + new_base] != stack[lo + base : hi + base]:
+            return False
+    while outside is not None:
+        (address, size), outside = outside
+        # Not in the copy then; it must not be now, and a read past the copy's end (StackCopyEnd,
+        # whose message names the end) must be past the same end.
+        if new_start <= address and address + size <= new_end and size > 0:
+            return False
+        past_end = start <= address and address + size > end and end > start
+        now_past_end = new_start <= address and address + size > new_end and new_end > new_start
+        if past_end != now_past_end or past_end and new_end != end:
+            return False
+    return True
