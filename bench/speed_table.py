@@ -88,6 +88,12 @@ def main() -> int:
     with open(args.unwind_json) as f:
         unwind = json.load(f)
     baseline = unwind.get("baseline")
+    # bench_cfi.py names its baseline only in its row label ("same, at REV"); the two files may come
+    # from runs against different revisions (one part re-measured after a change of its own).
+    cfi_rows = next(iter(cfi["files"].values()), {})
+    cfi_baseline = next((k.removeprefix("same, at ").strip() for k in cfi_rows if k.startswith("same, at")), None)
+    if cfi_baseline and baseline and cfi_baseline != baseline:
+        baseline = f"{cfi_baseline} (cfi rows) and {baseline} (unwind rows)"
     head = (f"Interpreter: {cfi['interpreter']}. Machine: {cfi['machine']}. Whole processes interleaved "
             f"with the tools they are compared with; \"before\" is the same command at {baseline}." if baseline else
             f"Interpreter: {cfi['interpreter']}. Machine: {cfi['machine']}.")

@@ -18,10 +18,10 @@ if TYPE_CHECKING:  # annotations only: the cfi path must not import the unwinder
 _RENDERED_RULES: dict[tuple[int, tuple[tuple[int, Rule], ...]], str] = {}
 
 
-#: (return-address column, id(rules dict)) -> its rendered text, for the interpreter's shared
+#: return-address column -> {id(rules dict): its rendered text}, for the interpreter's shared
 #: (canonical) rule sets. The dicts are kept alive in _RENDERED_KEEP, so an id here can never be
 #: another object's.
-_RENDERED_BY_ID: dict[tuple[int, int], str] = {}
+_RENDERED_BY_ID: dict[int, dict[int, str]] = {}
 _RENDERED_KEEP: list[dict[int, Rule]] = []
 
 
@@ -43,19 +43,26 @@ def fde_json(fde: FDE, table: list[tuple[int, CFARule, dict[int, Rule]]]) -> str
     only ``[a-z0-9+-]``, so they need no escaping. Rows that share a rules dict
     share its rendered text.
     """
-    by_id = _RENDERED_BY_ID
+    ra = fde.cie.return_address_register
+    by_id = _RENDERED_BY_ID.get(ra)
+    if by_id is None:
+        by_id = _RENDERED_BY_ID[ra] = {}
     cfa_text = _FORMATTED_CFA  # format_cfa's memo, read directly: one call less per row
     parts: list[str] = []
     append = parts.append
-    ra = fde.cie.return_address_register
+    last_rules = None
+    regs = ""
     for loc, cfa, rules in table:
-        key = (ra, id(rules))
-        regs = by_id.get(key)
-        if regs is None:
-            regs = _render_rules(rules, ra)
-            if len(_RENDERED_KEEP) < 65536:
-                _RENDERED_KEEP.append(rules)
-                by_id[key] = regs
+        # Most rows (six in ten in a libc) keep the previous row's rules dict: its text is at hand.
+        if rules is not last_rules:
+            last_rules = rules
+            rendered = by_id.get(id(rules))
+            if rendered is None:
+                rendered = _render_rules(rules, ra)
+                if len(_RENDERED_KEEP) < 65536:
+                    _RENDERED_KEEP.append(rules)
+                    by_id[id(rules)] = rendered
+            regs = rendered
         text = cfa_text.get(cfa)
         if text is None:
             text = format_cfa(cfa)

@@ -189,11 +189,20 @@ def _execute(
     a DW_CFA_set_loc operand. ``regs`` is a canonical state or one this run may change (see
     ``_transition``). Instruction bytes and every rule copied are charged to ``budget``.
     """
-    budget.cfi_work += len(code)  # charged inline: this is the hot path (see Budget.spend_cfi_work)
-    if budget.cfi_work > budget.max_cfi_work:
+    # The budget's counter and caps are kept in locals for the run (this is the hot path; see
+    # Budget.spend_cfi_work) and the counter is stored back however the run ends.
+    work = budget.cfi_work + len(code)
+    max_work = budget.max_cfi_work
+    if work > max_work:
+        budget.cfi_work = work
         budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
     max_rules = budget.rules_per_row
+    max_rows = budget.rows_per_fde
+    max_copied = budget.rules_per_fde
     copied = 0
+    canonical = _CANONICAL
+    # The rules of the last row appended to ``out``: a row with equal rules shares them.
+    prev = out[-1][2] if out else None
     caf = cie.code_alignment_factor
     daf = cie.data_alignment_factor
     offset_rules = _OFFSET_RULES
@@ -249,16 +258,16 @@ def _execute(
                 if len(stack) >= budget.remember_depth:
                     raise CFIError(f"remember_state nested deeper than {budget.remember_depth} "
                                    f"(cap remember_depth, {variable('remember_depth')})", section, entry_offset)
-                budget.cfi_work += len(regs)
-                if budget.cfi_work > budget.max_cfi_work:
+                work += len(regs)
+                if work > max_work:
                     budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                 stack.append((cfa, _own(regs)))  # canonical states are never changed: no copy
                 continue
             elif op == DW_CFA_restore_state:
                 if stack:  # with nothing remembered it changes nothing, as in readelf and gdb
                     cfa, saved = stack.pop()
-                    budget.cfi_work += len(saved)
-                    if budget.cfi_work > budget.max_cfi_work:
+                    work += len(saved)
+                    if work > max_work:
                         budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
                     regs = saved
                 continue
@@ -348,21 +357,23 @@ def _execute(
                 return loc, new, cfa, regs
             if out is not None:
                 # Comparing or copying the rules costs one unit per rule either way.
-                budget.cfi_work += len(regs)
-                if budget.cfi_work > budget.max_cfi_work:
+                work += len(regs)
+                if work > max_work:
                     budget.cfi_work_exhausted(f"{section} entry at {entry_offset:#x}")
-                prev = out[-1][2] if out else None
-                if prev is not None and (prev is regs or prev == regs):
+                if prev is regs or (prev is not None and prev == regs):
                     out.append((loc, cfa, prev))  # consecutive rows with equal rules share them
                 else:
-                    _check_row(regs, max_rules)
+                    if len(regs) > max_rules:
+                        _check_row(regs, max_rules)
                     copied += len(regs)
-                    if copied > budget.rules_per_fde:
-                        raise CFIError(f"more than {budget.rules_per_fde:,} register rules in its rows "
+                    if copied > max_copied:
+                        raise CFIError(f"more than {max_copied:,} register rules in its rows "
                                        f"(cap rules_per_fde, {variable('rules_per_fde')})")
-                    out.append((loc, cfa, _own(regs)))
-                if len(out) >= budget.rows_per_fde:
-                    raise CFIError(f"more than {budget.rows_per_fde:,} rows "
+                    # A canonical set is never changed, so the row keeps it; a private one is copied.
+                    prev = regs if id(regs) in canonical else dict(regs)
+                    out.append((loc, cfa, prev))
+                if len(out) >= max_rows:
+                    raise CFIError(f"more than {max_rows:,} rows "
                                    f"(cap rows_per_fde, {variable('rows_per_fde')})")
             loc = new
         if len(regs) > max_rules:
@@ -373,6 +384,8 @@ def _execute(
         if e.section:
             raise
         raise CFIError(str(e), section, entry_offset) from None
+    finally:
+        budget.cfi_work = work
     return loc, None, cfa, regs
 
 
@@ -406,7 +419,8 @@ def _initial_state(cie: CIE, section: str, budget: Budget) -> tuple[CFARule, dic
 
 def _fresh_state(fde: FDE, budget: Budget) -> tuple[CFARule, dict[int, Rule], dict[int, Rule]]:
     """``(cfa, regs, initial)`` to run ``fde`` from: ``regs`` is the CIE's rules, copied unless canonical."""
-    cfa, initial = _initial_state(fde.cie, fde.section, budget)
+    cached = fde.cie.initial_state
+    cfa, initial = cached if type(cached) is tuple else _initial_state(fde.cie, fde.section, budget)
     budget.cfi_work += len(initial)
     if budget.cfi_work > budget.max_cfi_work:
         budget.cfi_work_exhausted(f"{fde.section} entry at {fde.offset:#x}")
@@ -440,6 +454,13 @@ def row_table(fde: FDE, budget: Budget | None = None) -> list[tuple[int, CFARule
         budget = caps_only()
     cfa, regs, initial = _fresh_state(fde, budget)
     code = fde.instructions
+    if not any(code) and len(regs) <= budget.rules_per_row:
+        # Only DW_CFA_nop: an FDE of padding (4 in 10 in a libc) has the CIE's row, and needs
+        # no interpreter. The bytes are charged as the interpreter charges them.
+        budget.cfi_work += len(code)
+        if budget.cfi_work > budget.max_cfi_work:
+            budget.cfi_work_exhausted(f"{fde.section} entry at {fde.offset:#x}")
+        return [(fde.pc_begin, cfa, regs)]
     out: list[tuple[int, CFARule, dict[int, Rule]]] = []
     # Instruction operands are read from the instruction bytes: the pcrel base of set_loc
     # (the only pointer operand) is the address of those bytes in the section.

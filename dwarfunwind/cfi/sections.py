@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import struct
 import sys
-from collections.abc import Iterator
 
 from ..errors import CFIError
 from .encoding import (
@@ -20,6 +19,10 @@ from .encoding import (
     read_sleb128,
     read_uleb128,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only (collections.abc is not otherwise needed at start-up)
+    from collections.abc import Iterator
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import os
 import sys
-from collections.abc import Iterator
 
 from ..cfi.budget import Budget
 from ..cfi.program import row_at, rows
@@ -28,6 +27,8 @@ from .reader import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..symbolize.symcache import SourceLocation, SourceTable
     from .plt import PltNames
 

@@ -11,13 +11,12 @@ import mmap
 import os
 import stat
 import struct
-import zlib
-from collections.abc import Iterator
 
 from ..errors import ELFError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import NamedTuple
 else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
     from .._typing import NamedTuple
@@ -373,6 +372,8 @@ def _inflate(raw: bytes, size: int, where: str) -> bytes:
     if size > ratio * max(len(raw), 1):
         raise ELFError(f"{where}: claims {size:,} bytes uncompressed from {len(raw):,}, more than {ratio} times "
                        "(cap inflate_ratio, DWARFUNWIND_MAX_INFLATE_RATIO)")
+    import zlib  # only for compressed sections: not on every start-up
+
     try:
         d = zlib.decompressobj()
         out = d.decompress(raw, size + 1)
