@@ -417,7 +417,11 @@ def cmd_cfi(args: Args) -> int:
     elf = ElfFile.open(args.file)
     sections = elf.cfi_sections()
     problems: list[DwarfUnwindError] = list(elf.errors)
-    if not sections and not problems:
+    if not sections:
+        if problems:  # e.g. a section header table past the end: unreadable, as a non-ELF file is
+            for line in dict.fromkeys(_cfi_problem(args.file, p) for p in problems):
+                _err(line)
+            return 2
         _err(f"{args.file}: no .eh_frame or .debug_frame section")
         return 1
     budget = Budget(args.file)

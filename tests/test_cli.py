@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, which
@@ -170,6 +171,22 @@ def test_garbage_input(tmp_path, content, command):
     r = run(command, str(f))
     assert r.returncode in (1, 2)
     assert_clean_error(r, r.returncode)
+
+
+def test_elf_cut_before_its_section_headers_is_unreadable_input(tmp_path, need_tool):
+    """Cut before its section header table, an ELF file has no sections to read: exit 2, as for a
+    file that is not ELF, with one line naming the table (readelf says the same of it)."""
+    src = Path("/bin/ls").resolve()
+    data = src.read_bytes()
+    shoff = int.from_bytes(data[0x28:0x30], "little")
+    f = tmp_path / "cut"
+    f.write_bytes(data[: shoff // 2])
+    theirs = subprocess.run([need_tool("readelf"), "-S", str(f)], capture_output=True, text=True)
+    assert "section headers" in theirs.stderr  # readelf: "... extends past end of file for section headers"
+    for argv in (["cfi", str(f)], ["cfi", str(f), "--json"]):
+        r = run(*argv)
+        assert_clean_error(r, 2)
+        assert "section header table" in r.stderr and r.stdout == ""
 
 
 def test_missing_file():
