@@ -88,7 +88,7 @@ class Unwinder:
         """
         wanted = set(tids) if tids is not None else None
         if budget is None:
-            budget = Budget(getattr(self.target, "name", "") or "")
+            budget = self.new_budget()
         return [self.unwind_thread(t, method=method, max_frames=max_frames, budget=budget)
                 for t in self.target.threads() if wanted is None or t.tid in wanted]
 
@@ -109,7 +109,7 @@ class Unwinder:
         if memo is not None and method != "dwarf":
             raise ValueError("a walk memo serves walks with method 'dwarf' (its entries do not say how they stepped)")
         if budget is None:
-            budget = Budget(getattr(self.target, "name", "") or "")
+            budget = self.new_budget()
         trace = StackTrace(thread, method=method)
         known = thread.registers
         # rax..r15 and rip: the usual register set is copied whole, others filtered.
@@ -167,6 +167,10 @@ class Unwinder:
         if memo is not None:
             memo.end(trace)
         return trace
+
+    def new_budget(self) -> Budget:
+        """A fresh budget for one input: this target (named in its messages)."""
+        return Budget(getattr(self.target, "name", "") or "")
 
     # -- one step ---------------------------------------------------------------------------------
 
