@@ -222,6 +222,8 @@ class Sample:
     the user stack copy (``dyn_size`` bytes), which starts at ``regs[7]`` (rsp).
     Until ``stack`` is asked for, the copy is not made: ``stack_buffer[stack_offset:
     stack_offset + stack_size]`` (the file's own bytes while it is open) is where it is.
+    Ask for ``stack`` before closing the :class:`PerfData` (after, like a closed file,
+    it raises ValueError).
     """
 
     __slots__ = ("offset", "attr", "ip", "pid", "tid", "time", "cpu", "period", "callchain", "regs",
