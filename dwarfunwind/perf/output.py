@@ -57,9 +57,7 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     if not frames:
         stop = _stop_line(tr)
         return f"{head}\n{stop}\n\n" if stop else f"{head}\n\n"
-    first = known.get(frames[0])
-    if first is None:
-        first = known[frames[0]] = frame_line(frames[0])
+    first = frame_line(frames[0])  # the sample's own frame: new in every sample
     # The callers' lines and the stop, by the first caller: a frame object is at index 1 only in
     # its own walk's trace and in the traces that took that walk's tail from the memo.
     key = (frames[1] if len(frames) > 1 else None, len(frames), tr.stop_reason, tr.stop_detail)
