@@ -131,14 +131,21 @@ class PerfDataError(TargetError):
         super().__init__(where + message)
 
 
+#: A sample's fields before the read group, in record order: (sample_type bit, struct code, Sample fields).
+_SAMPLE_HEAD = (
+    (SAMPLE_IDENTIFIER, "8x", ()), (SAMPLE_IP, "Q", ("ip",)), (SAMPLE_TID, "II", ("pid", "tid")),
+    (SAMPLE_TIME, "Q", ("time",)), (SAMPLE_ADDR, "8x", ()), (SAMPLE_ID, "8x", ()), (SAMPLE_STREAM_ID, "8x", ()),
+    (SAMPLE_CPU, "I4x", ("cpu",)), (SAMPLE_PERIOD, "Q", ("period",)),
+)
+
+
 class EventAttr:
     """The parts of a ``perf_event_attr`` needed to decode and unwind its samples."""
 
     __slots__ = ("type", "config", "sample_type", "read_format", "flags", "branch_sample_type",
                  "sample_regs_user", "sample_stack_user", "sample_regs_intr", "ids", "name",
                  "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size", "sample_head", "sample_fields",
-                 "regs_user_struct",
-                 "regs_user_keys")
+                 "regs_user_struct", "regs_user_keys")
 
     def __init__(self, type: int, config: int, sample_type: int, read_format: int, flags: int,
                  branch_sample_type: int, sample_regs_user: int, sample_stack_user: int,
@@ -159,19 +166,10 @@ class EventAttr:
         self.regs_user_dwarf = [PERF_REG_TO_DWARF.get(bit) for bit in range(64) if sample_regs_user >> bit & 1]
         # A sample's fixed fields up to the period, read with one unpack: their struct and names.
         fmt, fields = "<", list[str]()
-        if sample_type & SAMPLE_IDENTIFIER:
-            fmt += "8x"
-        if sample_type & SAMPLE_IP:
-            fmt, fields = fmt + "Q", [*fields, "ip"]
-        if sample_type & SAMPLE_TID:
-            fmt, fields = fmt + "II", [*fields, "pid", "tid"]
-        if sample_type & SAMPLE_TIME:
-            fmt, fields = fmt + "Q", [*fields, "time"]
-        fmt += "8x" * sum(bool(sample_type & b) for b in (SAMPLE_ADDR, SAMPLE_ID, SAMPLE_STREAM_ID))
-        if sample_type & SAMPLE_CPU:
-            fmt, fields = fmt + "I4x", [*fields, "cpu"]
-        if sample_type & SAMPLE_PERIOD:
-            fmt, fields = fmt + "Q", [*fields, "period"]
+        for bit, code, names in _SAMPLE_HEAD:
+            if sample_type & bit:
+                fmt += code
+                fields += names
         self.sample_head = struct.Struct(fmt)
         self.sample_fields = tuple(fields)
         # The user-register block likewise: the GPRs and rip by DWARF number, the rest skipped.
