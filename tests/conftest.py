@@ -8,6 +8,7 @@ those skips into failures so that nothing is silently skipped there.
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +40,24 @@ def which(name: str) -> str:
 def need_tool():
     """need_tool("readelf") -> absolute path, or skip the test with a clear reason."""
     return which
+
+
+def _unlimited_core() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def kernel_core(directory: Path, argv: list, timeout: float = 60) -> Path:
+    """Run ``argv`` in ``directory`` with RLIMIT_CORE unlimited until it dies; the core the kernel
+    wrote there, or skip when it writes none (kernel.core_pattern is not "core")."""
+    core = Path(directory) / "core"
+    if core.exists():
+        core.unlink()
+    subprocess.run(argv, cwd=directory, preexec_fn=_unlimited_core, capture_output=True, timeout=timeout)
+    if not core.exists():
+        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    return core
 
 
 def load_corpus_builder():

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, which
+from conftest import ROOT, kernel_core, which
 
 PY = [sys.executable, "-m", "dwarfunwind"]
 REGISTERS = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
@@ -276,20 +276,11 @@ int main(void) { outer(); return 0; }
 @pytest.fixture
 def moved_core(tmp_path):
     """A core whose executable is no longer where the core says: (core, moved binary, original path)."""
-    import resource
-
     gcc = which("gcc")
     (tmp_path / "crasher.c").write_text(CRASHER)
     exe = tmp_path / "crasher"
     subprocess.run([gcc, "-O2", "-fomit-frame-pointer", "-o", str(exe), str(tmp_path / "crasher.c")], check=True)
-
-    def unlimited():
-        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-    subprocess.run([str(exe)], cwd=tmp_path, preexec_fn=unlimited, capture_output=True)
-    core = tmp_path / "core"
-    if not core.exists():
-        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    core = kernel_core(tmp_path, [str(exe)])
     moved = tmp_path / "elsewhere" / "crasher"
     moved.parent.mkdir()
     exe.rename(moved)
@@ -551,22 +542,13 @@ def test_frames_without_a_symbol_show_module_plus_file_offset(moved_core, tmp_pa
 def test_latin1_module_paths_are_printed_escaped(tmp_path, need_tool):
     """A program run from a directory whose name is not UTF-8: the core's NT_FILE path holds the raw byte;
     every stdout encoding prints it as \\xe9, and JSON escapes it."""
-    import resource
-
     gcc = need_tool("gcc")
     (tmp_path / "crasher.c").write_text(CRASHER)
     bindir = os.fsencode(tmp_path) + b"/caf\xe9"
     os.mkdir(bindir)
     exe = bindir + b"/crasher"
     subprocess.run([gcc, "-O2", "-o", exe, str(tmp_path / "crasher.c")], check=True)
-
-    def unlimited():
-        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-    subprocess.run([exe], cwd=tmp_path, preexec_fn=unlimited, capture_output=True)
-    core = tmp_path / "core"
-    if not core.exists():
-        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    core = kernel_core(tmp_path, [exe])
     os.rename(exe, bindir + b"/cr\xe9sher")  # now a missing module, said on stderr with its path
     for encoding in ("utf-8", "ascii"):
         r = subprocess.run([*PY, "unwind", str(core)], capture_output=True, text=True,
@@ -601,20 +583,11 @@ def test_a_huge_echoed_value_makes_a_short_error_line(corpus, tmp_path):
 def test_unlimited_walk_past_the_default_limit_and_its_snapshot(tmp_path, need_tool):
     """A 5,000-deep recursion: -n 0 walks all of it (eu-stack -n 0 counts the same frames) and --save
     with -n 0 writes a snapshot that replays the whole walk."""
-    import resource
-
     gcc, eu_stack = need_tool("gcc"), need_tool("eu-stack")
     exe = tmp_path / "deep"
     subprocess.run([gcc, "-O2", "-g", "-DDEPTH=5000", "-o", str(exe), str(ROOT / "corpora" / "c_recursion.c")],
                    check=True)
-
-    def unlimited():
-        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-    subprocess.run([str(exe)], cwd=tmp_path, preexec_fn=unlimited, capture_output=True)
-    core = tmp_path / "core"
-    if not core.exists():
-        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
+    core = kernel_core(tmp_path, [str(exe)])
     eu = subprocess.run([eu_stack, "--core", str(core), "-e", str(exe), "-n", "0"], capture_output=True, text=True)
     want = len(re.findall(r"^#\d+ ", eu.stdout, re.M))
     assert want > 5000

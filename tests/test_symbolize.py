@@ -7,14 +7,13 @@ Each aborts at the bottom of its inline chain; the kernel writes the core.
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 
 import pytest
-from conftest import ROOT, missing, which
+from conftest import ROOT, kernel_core, missing, which
 
 PY = [sys.executable, "-m", "dwarfunwind"]
 
@@ -59,19 +58,9 @@ fn main() {
 """
 
 
-def _unlimited() -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-
 def crash(directory, exe):
     """Run ``exe`` in ``directory`` until it aborts; the core's path."""
-    core = directory / "core"
-    if core.exists():
-        core.unlink()
-    subprocess.run([str(exe)], cwd=directory, preexec_fn=_unlimited, capture_output=True, timeout=60)
-    if not core.exists():
-        pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
-    return core
+    return kernel_core(directory, [str(exe)])
 
 
 #: SymCaches of the tests' throw-away binaries go here, not into the user's ~/.cache.
