@@ -121,48 +121,35 @@ def _usage(message: str) -> Exception:
     return argparse.ArgumentTypeError(message)
 
 
+def _integer(text: str, base: int, least: int, not_one: str, too_small: str) -> int:
+    """``text`` as an integer of at least ``least``; else argparse's error ``not_one: text`` or ``too_small``."""
+    try:
+        value = int(text, base)
+    except ValueError:
+        raise _usage(f"{not_one}: {cap_line(text, 80)!r}") from None
+    if value < least:
+        raise _usage(too_small.format(value))
+    return value
+
+
 def address(text: str) -> int:
     """An address: decimal, or 0x hexadecimal (as C writes it)."""
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise _usage(f"not an address: {cap_line(text, 80)!r}") from None
-    if value < 0:
-        raise _usage(f"not an address: {value}")
-    return value
+    return _integer(text, 0, 0, "not an address", "not an address: {}")
 
 
 def frame_count(text: str) -> int:
     """``-n``: a number of frames; 0 means no limit (as eu-stack)."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise _usage(f"not a number of frames: {cap_line(text, 80)!r}") from None
-    if value < 0:
-        raise _usage(f"must be 0 (no limit) or more, not {value}")
-    return value
+    return _integer(text, 10, 0, "not a number of frames", "must be 0 (no limit) or more, not {}")
 
 
 def positive(text: str) -> int:
     """A count of at least 1."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise _usage(f"not a number: {cap_line(text, 80)!r}") from None
-    if value < 1:
-        raise _usage(f"must be 1 or more, not {value}")
-    return value
+    return _integer(text, 10, 1, "not a number", "must be 1 or more, not {}")
 
 
 def thread_id(text: str) -> int:
     """A thread or process id (a positive number)."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise _usage(f"not a thread or process id: {cap_line(text, 80)!r}") from None
-    if value < 1:
-        raise _usage(f"not a thread or process id: {value}")
-    return value
+    return _integer(text, 10, 1, "not a thread or process id", "not a thread or process id: {}")
 
 
 def seed(text: str) -> int:
