@@ -18,11 +18,6 @@ def _time(ns: int | None) -> str:
     return f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
 
 
-def frame_address(frame: Frame) -> int:
-    """The address perf script shows: the pc in frame 0 and interrupted frames, return address - 1 elsewhere."""
-    return frame.lookup_pc
-
-
 def frame_line(f: Frame) -> str:
     """A frame's line in ``perf script``'s output."""
     addr = f.lookup_pc
