@@ -109,6 +109,9 @@ PROGRAMS: dict[str, dict] = {
                          description="500-deep recursion then abort()",
                          expect={"signal": 6, "crash_functions": ["recurse", "main"],
                                  "count": {"recurse": 500}}),
+    "c_vfork": _prog(["c_vfork.c"], ["-O2"],
+                     description="killed in glibc's __vfork on the syscall's return (return address in rdi)",
+                     expect={"signal": 3, "crash_functions": ["spawn", "main"]}),
     "c_segv_handler": _prog(["c_segv_handler.c"], ["-O2"],
                             description="NULL load in a leaf; SA_SIGINFO SIGSEGV handler aborts "
                                         "(stack crosses glibc __restore_rt)",

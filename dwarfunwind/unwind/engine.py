@@ -153,10 +153,13 @@ class Unwinder:
                 trace.stop_detail = f"pc {pc:#x} sp {new:#x}" if new is not None else f"pc {pc:#x}"
                 break
             seen.add(key)
-            # Across a signal frame the stack may switch (sigaltstack); elsewhere it must grow.
+            # Across a signal frame the stack may switch (sigaltstack); elsewhere it must grow. A
+            # frame stopped at any instruction (frame 0, interrupted) may already have popped its
+            # return address into a register (__vfork: pop %rdi; syscall): its caller's rsp is its own.
             if not frame.signal_frame and not caller.interrupted:
                 old = frame.registers.get(RSP)
-                if old is not None and new is not None and new <= old:
+                if old is not None and new is not None and (
+                        new < old or new == old and frame.index and not frame.interrupted):
                     trace.stop_reason = StopReason.CFA_NOT_INCREASING
                     trace.stop_detail = f"rsp {old:#x} -> {new:#x}"
                     break
