@@ -16,6 +16,11 @@ Difference categories (each is counted and allowed only where explained):
   reported as an address); the rest of the chain must equal ours.
 - ``perf-bogus-frame``: where perf's chain first differs from ours it names an address that no
   mapping of the process holds (seen as ``0x2ffffffff`` after ld.so's early frames); ours goes on.
+- ``perf-fp-fallback``: where perf's chain first differs from ours, its frame is the frame-pointer step
+  from the frame before (the return address at ``[rbp + 8]``, rbp as we recovered it): libdw's
+  unwinder falls back to frame pointers when its CFI step fails, and in code built without them that
+  skips callers. Seen in ld.so's start-up (``_dl_start`` and ``_dl_sysdep_start`` missing), which
+  gdb's ``bt`` shows as we do (:func:`test_ldso_startup_frames_perf_skips_are_gdbs`).
 - ``copy-end``: both walks stop where the 8 KiB stack copy ends, one frame apart (whether a
   frame whose return-address slot lies just past the copy is shown). Ours says ``stack-copy-end``.
 Every other difference fails the test with both chains printed.
@@ -31,10 +36,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import missing, which
+from conftest import ROOT, missing, which
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dwarfunwind import Program
 from dwarfunwind.perf.reader import PerfData
 from dwarfunwind.perf.session import PerfUnwinder
 
@@ -227,6 +233,8 @@ def compare(path: Path) -> tuple[Counter, list]:
                 cats["perf-shorter"] += 1
             elif bogus_frame(ours, chain):
                 cats["perf-bogus-frame"] += 1
+            elif fp_fallback(pu, u, ours, want):
+                cats["perf-fp-fallback"] += 1
             elif stop == "stack-copy-end" and abs(len(ours) - len(want)) <= 1 and \
                     ours[: min(len(ours), len(want))] == want[: min(len(ours), len(want))]:
                 cats["copy-end"] += 1
@@ -255,6 +263,47 @@ def bogus_frame(ours: list[int], chain: list[tuple[int, str, str]]) -> bool:
     """perf's chain turns, where it first differs from ours, into an address in no module (dso ``[unknown]``)."""
     i = next((k for k, (a, _, _) in enumerate(chain) if k >= len(ours) or ours[k] != a), None)
     return i is not None and i < len(ours) and chain[i][1:] == ("[unknown]", "[unknown]")
+
+
+def fp_fallback(pu: PerfUnwinder, u, ours: list[int], want: list[int]) -> bool:
+    """perf's first frame that differs from ours is the frame-pointer step from our frame before it."""
+    i = next((k for k in range(min(len(ours), len(want))) if ours[k] != want[k]), None)
+    if not i:
+        return False
+    rbp, rsp = u.trace.frames[i - 1].registers.get(6), u.sample.regs.get(7)
+    if rbp is None or rsp is None or not 0 <= rbp + 8 - rsp <= len(u.sample.stack) - 8:
+        return False
+    ret = int.from_bytes(u.sample.stack[rbp + 8 - rsp : rbp + 16 - rsp], "little")
+    m = pu.mapping_at(u.sample.pid, ret - 1)
+    # perf prints an address in a file mapping relative to it, others (e.g. [stack]) as they are.
+    return want[i] in (ret - 1, ret - 1 - m.start + m.offset if m is not None else ret - 1)
+
+
+def test_ldso_startup_frames_perf_skips_are_gdbs(tmp_path):
+    """Deep in ld.so's start-up, where perf's fallback drops callers (``perf-fp-fallback``), our frames are gdb's.
+
+    /bin/true stopped at ld.so's first openat (dl_main mapping libc, below _dl_sysdep_start, _dl_start
+    and _start), written by gcore; gdb's physical frames (corpora/gdb_frames.py) against ours, pc for pc.
+    gdb goes on past ld.so's ``_start`` (no CFI there) with words of argv; we stop there.
+    """
+    import json
+
+    gdb, true, core, out = which("gdb"), which("true"), tmp_path / "core", tmp_path / "gdb.json"
+    quiet = ["-batch", "-nx", "-ex", "set debuginfod enabled off"]
+    subprocess.run([gdb, *quiet, "-ex", "catch syscall openat", "-ex", "run", "-ex", f"gcore {core}", "-ex", "kill",
+                    true], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if not core.exists():
+        missing("gdb could not stop /bin/true at its first openat and write a core")
+    env = {k: v for k, v in os.environ.items() if k != "DEBUGINFOD_URLS"}
+    subprocess.run([gdb, *quiet, "-x", str(ROOT / "corpora" / "gdb_frames.py"), true, str(core)],
+                   env=dict(env, GDB_FRAMES_OUT=str(out)), capture_output=True, timeout=120, check=True)
+    theirs = [f["pc"] for f in json.loads(out.read_text())["threads"][0]["frames"]]
+    with Program.from_core(str(core), exe=true) as program:
+        (trace,) = program.stack_traces()
+        ours = [f.pc for f in trace.frames]
+    assert len(ours) >= 5 and ours == theirs[: len(ours)], ([hex(a) for a in ours], [hex(a) for a in theirs])
+    ldso = trace.frames[-1].module
+    assert ldso is not None and "ld-linux" in ldso.path and trace.frames[-1].function == "_start", trace.frames[-1]
 
 
 def chains_end(symbols: list[str]) -> bool:
