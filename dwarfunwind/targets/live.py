@@ -34,6 +34,7 @@ from ..arch.x86_64 import USER_REGS_SLOTS
 from ..errors import MemoryReadError, TargetError
 from .base import Mapping, ThreadInfo, check_read
 from .core import registers_from_user_regs
+from .files import is_regular
 
 PTRACE_GETREGS = 12
 PTRACE_DETACH = 17
@@ -418,6 +419,13 @@ class LiveTarget:
             return os.readlink(f"/proc/{self.pid}/exe")
         except OSError:
             return None
+
+    def mapped_file(self, mapping: Mapping) -> str | None:
+        """``/proc/PID/map_files/START-END``: the very file mapped at ``mapping``, also after it was
+        unlinked or replaced on disk (a package upgrade under a running daemon). None when it cannot
+        be opened (the kernel allows it only with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)."""
+        link = f"/proc/{self.pid}/map_files/{mapping.start:x}-{mapping.end:x}"
+        return link if is_regular(link) else None
 
     def _state(self, tid: int) -> str:
         try:
