@@ -3,7 +3,9 @@
 A daemon still running after a package upgrade maps files that are gone from their paths; gdb then
 shows ``??`` for their frames and eu-stack unnamed pcs. Live, we open the very file the process maps
 through /proc/PID/map_files; for a core, the file is looked for at its path without the suffix
-(and, as every candidate, must match the build-id the core recorded).
+(and, as every candidate, must match the build-id the core recorded). A process in another mount
+namespace (a container) maps paths that hold other files on the host: those fail the build-id
+check, and the mapped file is read the same way.
 
 The oracle is gdb's frames of a core written by gcore (or the kernel) while the file was at its path.
 """
@@ -128,3 +130,34 @@ def test_core_whose_executable_was_deleted_then_restored(tmp_path):
         assert trace.frames[-1].function == "_start"
         assert trace.frames[-1].module.path == f"{exe} (deleted)"
         assert trace.frames[-1].module.file_path == exe
+
+
+def test_live_process_in_another_mount_namespace(tmp_path):
+    """A container's view: the path the process maps holds another build on the host (a bind mount in
+    its own mount namespace). The host's file fails the build-id check; the mapped file is read."""
+    if os.geteuid() != 0:
+        pytest.skip("mount namespaces and /proc/PID/map_files need root")
+    unshare = which("unshare")
+    real = build(tmp_path, "victim.real")
+    shown = build(tmp_path, "victim", prefix="host_")  # what the host has at the path the process maps
+    proc = subprocess.Popen([unshare, "-m", "--propagation", "private", "sh", "-c",
+                             f"mount --bind {real} {shown} && exec {shown}"],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        core = tmp_path / "core"
+        subprocess.run([which("gdb"), "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
+                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        if not core.exists():
+            pytest.fail("gdb could not write a core of the running program")
+        theirs = gdb_frames(real, core)  # gdb told which file the process really runs
+        assert [f for _, f in theirs[1:3]] == ["inner", "outer"], theirs
+        with Program.from_pid(proc.pid) as program:
+            (trace,) = program.stack_traces()
+            same_frames(trace, theirs, shown)
+            assert trace.frames[1].module.path == shown and "/map_files/" in trace.frames[1].module.file_path
+            assert not program.problems
+        assert proc.poll() is None, "the process must be left running"
+    finally:
+        proc.kill()
+        proc.wait()
