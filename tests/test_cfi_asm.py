@@ -36,6 +36,7 @@ IDS = [os.path.basename(p)[:-2] for p in ASM_FILES]
 EXPECT_SECTIONS = {
     "debug_frame": [".debug_frame"],
     "both_sections": [".eh_frame", ".debug_frame"],
+    "cie_sharing": [".eh_frame", ".debug_frame"],
 }
 
 
