@@ -216,18 +216,11 @@ def _lib_row_canon(row):
     return canon_contract_cfa(format_cfa(row.cfa)), regs
 
 
-def test_shared_object_address_lookups(built, tmp_path, need_tool):
-    ld = need_tool("ld")
-    so = str(tmp_path / "libcfi.so")
-    _run([ld, "-shared", "--eh-frame-hdr", "-o", so] + [built[n][0] for n in SO_PARTS])
-    info = scan_elf(so)
-    assert info.has(".eh_frame_hdr"), "ld did not produce .eh_frame_hdr"
-    _check(so, "libcfi.so")
-
-    dump = R.run(so)
+def _lookup_checks(path):
+    """(address, readelf row) at the first and last byte of every row of every FDE, the FDEs, and
+    addresses outside every FDE."""
+    dump = R.run(path)
     fdes = [R.canon_fde(f) for f in dump.section(".eh_frame").fdes]
-    assert len(fdes) >= len(SO_PARTS)
-    elf = _open_library(so)
     checks = []  # (address, expected row or None)
     for f in fdes:
         rows = [r for r in f.rows if f.pc_begin <= r.loc < f.pc_end]
@@ -242,6 +235,12 @@ def test_shared_object_address_lookups(built, tmp_path, need_tool):
         return any(f.pc_begin <= a < f.pc_end for f in fdes)
     outside = [a for a in (0, lo - 1, hi, hi + 0x1000) if not covered(a)]
     assert outside
+    return checks, fdes, outside
+
+
+def _lookup_failures(path, checks, outside):
+    """Our library's row_for(address) against readelf's rows."""
+    elf = _open_library(path)
     failures = []
     for addr, want in checks:
         row = elf.row_for(addr)
@@ -261,6 +260,20 @@ def test_shared_object_address_lookups(built, tmp_path, need_tool):
         row = elf.row_for(addr)
         if row is not None:
             failures.append(f"{addr:#x} is outside every FDE but ours returned a row at {row.loc:#x}")
+    return failures
+
+
+def test_shared_object_address_lookups(built, tmp_path, need_tool):
+    ld = need_tool("ld")
+    so = str(tmp_path / "libcfi.so")
+    _run([ld, "-shared", "--eh-frame-hdr", "-o", so] + [built[n][0] for n in SO_PARTS])
+    info = scan_elf(so)
+    assert info.has(".eh_frame_hdr"), "ld did not produce .eh_frame_hdr"
+    _check(so, "libcfi.so")
+
+    checks, fdes, outside = _lookup_checks(so)
+    assert len(fdes) >= len(SO_PARTS)
+    failures = _lookup_failures(so, checks, outside)
     assert not failures, f"{len(failures)} lookup mismatch(es) in {so}:\n" + "\n".join(failures[:40])
 
     # the CLI's --address on a few of the same addresses, and outside
@@ -273,3 +286,20 @@ def test_shared_object_address_lookups(built, tmp_path, need_tool):
     p = subprocess.run([python_exe(), "-m", "dwarfunwind", "cfi", so, "--address", hex(outside[-1]), "--json"],
                        capture_output=True, text=True, cwd=REPO_ROOT)
     assert p.returncode != 0 and p.stderr.strip(), "an address outside every FDE must be an error"
+
+
+def test_eh_frame_hdr_without_table(built):
+    """hdr_without_table.S: GNU ld writes an .eh_frame_hdr whose search table is omitted (LSB 10.6.2);
+    the file is read without complaint and lookups scan .eh_frame instead."""
+    exe = built["hdr_without_table"][1]
+    dump = _run([R.readelf_path(), "-x", ".eh_frame_hdr", exe]).stdout
+    words = re.findall(r"^\s+0x[0-9a-f]+ ((?:[0-9a-f]{8} ?)+)", dump, re.M)
+    raw = bytes.fromhex("".join(words).replace(" ", ""))
+    assert raw[:1] == b"\x01" and raw[2:4] == b"\xff\xff", \
+        f"ld wrote a search table this time (fde_count_enc, table_enc = {raw[2:4].hex()}): {dump}"
+    p = subprocess.run([python_exe(), "-m", "dwarfunwind", "cfi", exe, "--json"],
+                       capture_output=True, text=True, cwd=REPO_ROOT)
+    assert p.returncode == 0 and not p.stderr.strip(), (p.returncode, p.stderr)
+    checks, fdes, outside = _lookup_checks(exe)
+    failures = _lookup_failures(exe, checks, outside)
+    assert not failures, f"{len(failures)} lookup mismatch(es) in {exe}:\n" + "\n".join(failures[:40])
