@@ -37,6 +37,14 @@ EXPECT_SECTIONS = {
     "debug_frame": [".debug_frame"],
     "both_sections": [".eh_frame", ".debug_frame"],
     "cie_sharing": [".eh_frame", ".debug_frame"],
+    "cie_version3": [".eh_frame", ".debug_frame"],
+    "cie_version4": [".eh_frame", ".debug_frame"],
+}
+
+# Extra assembler flags of some files (gas writes CIE version 1 unless told otherwise).
+AS_FLAGS = {
+    "cie_version3": ["--gdwarf-cie-version=3"],
+    "cie_version4": ["--gdwarf-cie-version=4"],
 }
 
 
@@ -58,7 +66,7 @@ def built(tmp_path_factory, need_tool):
     for src, name in zip(ASM_FILES, IDS):
         obj = str(d / f"{name}.o")
         exe = str(d / name)
-        _run([as_, "--64", "-o", obj, src])
+        _run([as_, "--64", *AS_FLAGS.get(name, []), "-o", obj, src])
         _run([ld, "--eh-frame-hdr", "-e", "0", "-o", exe, obj])
         out[name] = (obj, exe)
     return out
@@ -98,6 +106,16 @@ def test_signal_frame_flag(built):
     flags = sorted(bool(f.signal_frame) for f in dump.section(".eh_frame").fdes)
     assert flags == [False, True]  # the oracle itself: one signal frame, one normal
     _check(exe, "signal_frame")
+
+
+@pytest.mark.parametrize("name,version", [("cie_version3", 3), ("cie_version4", 4)])
+def test_cie_version_flag(built, name, version):
+    """The AS_FLAGS really gave CIEs of that version (readelf's raw dump), in both sections."""
+    obj, exe = built[name]
+    raw = _run([R.readelf_path(), "--debug-dump=frames", exe]).stdout
+    versions = [int(v) for v in re.findall(r"^\s+Version:\s+(\d+)", raw, re.M)]
+    assert len(versions) >= 4 and set(versions) == {version}, versions
+    _check(exe, name)
 
 
 # ---------------------------------------------------------------- expressions vs llvm-dwarfdump
