@@ -310,14 +310,36 @@ def test_eh_frame_hdr_without_table(built):
     """hdr_without_table.S: GNU ld writes an .eh_frame_hdr whose search table is omitted (LSB 10.6.2);
     the file is read without complaint and lookups scan .eh_frame instead."""
     exe = built["hdr_without_table"][1]
-    dump = _run([R.readelf_path(), "-x", ".eh_frame_hdr", exe]).stdout
-    words = re.findall(r"^\s+0x[0-9a-f]+ ((?:[0-9a-f]{8} ?)+)", dump, re.M)
-    raw = bytes.fromhex("".join(words).replace(" ", ""))
+    raw = _hdr_bytes(exe)
     assert raw[:1] == b"\x01" and raw[2:4] == b"\xff\xff", \
-        f"ld wrote a search table this time (fde_count_enc, table_enc = {raw[2:4].hex()}): {dump}"
+        f"ld wrote a search table this time (fde_count_enc, table_enc = {raw[2:4].hex()})"
     p = subprocess.run([python_exe(), "-m", "dwarfunwind", "cfi", exe, "--json"],
                        capture_output=True, text=True, cwd=REPO_ROOT)
     assert p.returncode == 0 and not p.stderr.strip(), (p.returncode, p.stderr)
     checks, fdes, outside = _lookup_checks(exe)
+    failures = _lookup_failures(exe, checks, outside)
+    assert not failures, f"{len(failures)} lookup mismatch(es) in {exe}:\n" + "\n".join(failures[:40])
+
+
+def _hdr_bytes(exe):
+    dump = _run([R.readelf_path(), "-x", ".eh_frame_hdr", exe]).stdout
+    words = re.findall(r"^\s+0x[0-9a-f]+ ((?:[0-9a-f]{8} ?)+)", dump, re.M)
+    return bytes.fromhex("".join(words).replace(" ", ""))
+
+
+def test_many_fdes_lookups(built):
+    """many_fdes.S: a 3000-entry .eh_frame_hdr table; row_for() at both ends of every row, and in the
+    hole without CFI, against readelf's rows."""
+    exe = built["many_fdes"][1]
+    raw = _hdr_bytes(exe)
+    assert raw[:4] == bytes([1, 0x1B, 0x03, 0x3B]), raw[:4].hex()  # pcrel|sdata4 ptr, udata4 count, datarel|sdata4
+    count = int.from_bytes(raw[8:12], "little")
+    checks, fdes, outside = _lookup_checks(exe)
+    assert count == len(fdes) == 3000
+    begins = sorted((f.pc_begin, f.pc_end) for f in fdes)
+    hole = max(begins[i + 1][0] - begins[i][1] for i in range(len(begins) - 1))
+    assert hole >= 4000
+    gap = next(e for (b, e), (nb, _) in zip(begins, begins[1:]) if nb - e == hole)
+    outside += [gap, gap + hole // 2, gap + hole - 1]
     failures = _lookup_failures(exe, checks, outside)
     assert not failures, f"{len(failures)} lookup mismatch(es) in {exe}:\n" + "\n".join(failures[:40])
