@@ -2,9 +2,9 @@
    .eh_frame and .debug_frame: the return-address column is a ULEB128 instead of a byte (cie_version4.S:
    version 4).  Assembled with the flags in
    test_cfi_asm.AS_FLAGS.  A return column of 127 or more (a 2-byte ULEB128, the point of version 3) cannot
-   be checked: readelf 2.40 has names for x86-64 columns up to 126 only, rejects a CIE whose return column
-   is higher and then prints no entry of the section at all (docs/oracle-bugs.md); 125 (k7) is the highest
-   it takes. */
+   be checked: readelf 2.40 accepts x86-64 columns up to 126 only, rejects a CIE whose return column
+   is higher and then prints no entry of the section at all (docs/oracle-bugs.md); 125 (k7, its last named
+   column) is used here. */
 	.cfi_sections .eh_frame, .debug_frame
 	.text
 	.globl	f_cv1
