@@ -8,12 +8,14 @@ and gdb's on a kernel core of it, both of which read MiniDebugInfo.
 
 import lzma
 import re
+import shutil
 import subprocess
 
 import pytest
 from conftest import kernel_core, which
 
 from dwarfunwind import Program
+from dwarfunwind.check import check_file
 
 PROGRAM = r"""
 #include <stdlib.h>
@@ -21,6 +23,9 @@ static __attribute__((noinline)) void hidden_leaf(int x) { if (x > 0) abort(); }
 static __attribute__((noinline)) void hidden_mid(int x) { hidden_leaf(x + 1); __asm__ volatile(""); }
 __attribute__((noinline)) void exported(int x) { hidden_mid(x); __asm__ volatile(""); }
 int main(int argc, char **argv) { (void)argv; exported(argc); __asm__ volatile(""); return 0; }
+/* A static function without CFI: `check` must say so from MiniDebugInfo as from the full .symtab. */
+__asm__(".text\n.type no_cfi_stub, @function\nno_cfi_stub:\n push %rbx\n pop %rbx\n ret\n"
+        ".size no_cfi_stub, .-no_cfi_stub\n");
 """
 
 
@@ -47,6 +52,7 @@ def crashed(tmp_path_factory):
          f"--keep-symbols={d / 'keep'}", prog, mini)
     with open(mini, "rb") as f:
         (d / "mini_debuginfo.xz").write_bytes(lzma.compress(f.read(), format=lzma.FORMAT_XZ))
+    shutil.copy(prog, d / "prog.full")
     _run("strip", "--strip-all", prog)
     _run("objcopy", "--add-section", f".gnu_debugdata={d / 'mini_debuginfo.xz'}", prog)
     assert "hidden_mid" not in _run("nm", "-D", prog, "--defined-only")  # only MiniDebugInfo has it
@@ -97,3 +103,20 @@ def test_damaged_minidebuginfo_is_said_and_dynsym_still_serves(crashed, damage):
     said = [p for p in problems if ".gnu_debugdata" in p]
     assert len(said) == 1, problems
     assert ("truncated" if damage == "truncated" else "inflate_ratio") in said[0], said
+
+
+def test_check_sees_the_functions_minidebuginfo_lists(crashed):
+    """``check`` of the stripped file finds what it finds with the full .symtab: the static function
+    without CFI (nm lists it, readelf has no FDE for it) among them."""
+    d, prog, _ = crashed
+    full = str(d / "prog.full")
+    nm = _run("nm", full)
+    assert re.search(r" t no_cfi_stub$", nm, re.M)  # the oracle: it is there, local
+
+    def findings(path: str) -> list[tuple[str, str | None, str]]:
+        report = check_file(path)
+        return sorted((f.kind, f.function, f.message) for f in report.coverage)
+
+    theirs = findings(full)
+    assert any(name == "no_cfi_stub" for _, name, _ in theirs), theirs
+    assert findings(prog) == theirs

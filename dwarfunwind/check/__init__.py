@@ -124,6 +124,15 @@ class FileChecker:
         self.plt = _Plt(elf)
         try:
             self.symbols, self.full_symtab, self.labels = func_symbols(elf.reader)
+            inner = elf.mini_debuginfo() if not self.full_symtab else None
+            if inner is not None:
+                # .dynsym and MiniDebugInfo's .symtab (the functions .dynsym lacks) together list them all.
+                more, full, labels = func_symbols(inner)
+                if full:
+                    by_start = {s[0]: s for s in more}
+                    by_start.update((s[0], s) for s in self.symbols)
+                    self.symbols, self.full_symtab = sorted(by_start.values()), True
+                    self.labels |= labels
         except ELFError as e:
             self.errors.append(str(e))
             self.symbols, self.full_symtab, self.labels = [], False, set()

@@ -56,6 +56,7 @@ class ElfFile:
         self._sections: list[CFISection] | None = None
         self._debug_sections_added = False
         self._symbols: SymbolTable | MergedSymbols | None = None
+        self._mini: ELFReader | None | bool = False  # False: not looked for yet
         self._plt_ranges: list[tuple[int, int]] | None = None
         self._plt: "PltNames | None" = None
         self._lines: "SourceTable | None | bool" = None  # False: looked for, none
@@ -321,18 +322,28 @@ class ElfFile:
         own = SymbolTable(*table, code_sections=code) if table is not None else SymbolTable(b"", b"")
         return own if mini is None else MergedSymbols([own, mini])
 
+    def mini_debuginfo(self) -> ELFReader | None:
+        """MiniDebugInfo, or None: ``.gnu_debugdata`` is an xz-compressed ELF whose .symtab has the
+        functions .dynsym lacks (static ones), as Fedora and RHEL ship their binaries; gdb, eu-stack
+        and perf read it. A damaged one is said once (``errors``) and None."""
+        if self._mini is False:
+            self._mini = None
+            section = self.reader.section(".gnu_debugdata")
+            if section is not None:
+                where = f"{self.path}: section .gnu_debugdata"
+                try:
+                    inner = ELFReader(unxz(self.reader.section_data(section), where), where)
+                    self._mini = inner if inner.section(".symtab") is not None else None
+                except ELFError as e:
+                    self.errors.append(e)
+        return self._mini  # type: ignore[return-value]
+
     def _mini_debuginfo(self) -> "SymbolTable | None":
-        """The symbols of MiniDebugInfo, or None: ``.gnu_debugdata`` is an xz-compressed ELF whose .symtab
-        has the functions .dynsym lacks (static ones), as Fedora and RHEL ship their binaries; gdb,
-        eu-stack and perf read it. A damaged one is said (``errors``) and .dynsym still serves."""
-        section = self.reader.section(".gnu_debugdata")
-        if section is None:
+        """MiniDebugInfo's symbols (see :meth:`mini_debuginfo`), or None."""
+        inner = self.mini_debuginfo()
+        if inner is None:
             return None
-        where = f"{self.path}: section .gnu_debugdata"
         try:
-            inner = ELFReader(unxz(self.reader.section_data(section), where), where)
-            if inner.section(".symtab") is None:
-                return None
             table = inner.symbol_table()
             code = {i for i, s in enumerate(inner.sections) if s.flags & SHF_EXECINSTR}
         except ELFError as e:
