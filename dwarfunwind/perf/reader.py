@@ -18,6 +18,7 @@ import mmap
 import os
 import struct
 import sys
+from operator import itemgetter
 
 from ..errors import TargetError
 from ..targets.files import open_regular
@@ -131,6 +132,9 @@ class PerfDataError(TargetError):
         super().__init__(where + message)
 
 
+#: The Sample fields a record's head may hold, and their values when it does not.
+_HEAD_FIELDS = ("ip", "pid", "tid", "time", "cpu", "period")
+_HEAD_DEFAULTS = (None, -1, -1, None, None, None)
 #: A sample's fields before the read group, in record order: (sample_type bit, struct code, Sample fields).
 _SAMPLE_HEAD = (
     (SAMPLE_IDENTIFIER, "8x", ()), (SAMPLE_IP, "Q", ("ip",)), (SAMPLE_TID, "II", ("pid", "tid")),
@@ -145,7 +149,7 @@ class EventAttr:
     __slots__ = ("type", "config", "sample_type", "read_format", "flags", "branch_sample_type",
                  "sample_regs_user", "sample_stack_user", "sample_regs_intr", "ids", "name",
                  "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size", "sample_head", "sample_fields",
-                 "regs_user_struct", "regs_user_keys")
+                 "sample_pick", "regs_user_struct", "regs_user_keys")
 
     def __init__(self, type: int, config: int, sample_type: int, read_format: int, flags: int,
                  branch_sample_type: int, sample_regs_user: int, sample_stack_user: int,
@@ -172,6 +176,10 @@ class EventAttr:
                 fields += names
         self.sample_head = struct.Struct(fmt)
         self.sample_fields = tuple(fields)
+        # (ip, pid, tid, time, cpu, period) from the head's values followed by _HEAD_DEFAULTS: one
+        # C call per sample instead of a setattr per field.
+        self.sample_pick = itemgetter(*(fields.index(name) if name in fields else len(fields) + i
+                                        for i, name in enumerate(_HEAD_FIELDS)))
         # The user-register block likewise: the GPRs and rip by DWARF number, the rest skipped.
         self.regs_user_struct = struct.Struct("<" + "".join("8x" if r is None else "Q" for r in self.regs_user_dwarf))
         self.regs_user_keys = tuple(r for r in self.regs_user_dwarf if r is not None)
@@ -255,6 +263,9 @@ class Sample:
 
     def __repr__(self) -> str:
         return f"Sample(pid={self.pid}, tid={self.tid}, time={self.time}, ip={self.ip or 0:#x})"
+
+
+_new_sample = object.__new__
 
 
 class Mmap(NamedTuple):
@@ -521,6 +532,8 @@ class PerfData:
     def records(self) -> Iterator[Record]:
         """Every record of interest, time-ordered within rounds; PerfDataError at damage."""
         data = self.data
+        attrs = self.attrs
+        u64 = _U64.unpack_from
         pos, end = self._data_start, self._data_end
         pending: list[tuple[int, int, int, int, int, int]] = []  # (time, seq, pos, type, misc, size)
         last_time = 0
@@ -537,7 +550,19 @@ class PerfData:
                                   if size >= 8 else f"record of type {type_} claims {size} bytes (< 8): corrupt")
                 break
             nxt = pos + size
-            if type_ == RECORD_FINISHED_ROUND:
+            if type_ == RECORD_SAMPLE:  # nearly every record: tested first, its attribute found inline
+                attr = attrs[0] if len(attrs) == 1 else self._record_attr(type_, pos, size)
+                t = last_time
+                if attr is not None:
+                    off = attr.time_offset
+                    if off is not None and off + 8 <= size:
+                        t = last_time = u64(data, pos + off)[0]
+                pending.append((t, seq, pos, type_, misc, size))
+                seq += 1
+                if len(pending) > MAX_ROUND_RECORDS:  # no FINISHED_ROUND for too long: deliver in file order
+                    yield from self._flush(pending)
+                    pending.clear()
+            elif type_ == RECORD_FINISHED_ROUND:
                 yield from self._flush(pending)
                 pending.clear()
             elif type_ == RECORD_HEADER_ATTR:
@@ -565,18 +590,12 @@ class PerfData:
                     self._problem(str(e))
             elif type_ == RECORD_COMPRESSED:
                 self._problem("compressed records (perf record -z) are not supported; they were skipped")
-            elif type_ in (RECORD_SAMPLE, RECORD_MMAP, RECORD_MMAP2, RECORD_COMM, RECORD_FORK, RECORD_EXIT):
+            elif type_ in (RECORD_MMAP, RECORD_MMAP2, RECORD_COMM, RECORD_FORK, RECORD_EXIT):
                 attr = self._record_attr(type_, pos, size)
-                t: int | None = None
-                if attr is not None:
-                    if type_ == RECORD_SAMPLE:
-                        off = attr.time_offset
-                        if off is not None and off + 8 <= size:
-                            t = _U64.unpack_from(data, pos + off)[0]
-                    elif attr.trailer_size <= size - 8:
-                        t = attr.trailer_time(data, pos + size)
-                if t is None:
-                    t = last_time
+                trailer: int | None = None
+                if attr is not None and attr.trailer_size <= size - 8:
+                    trailer = attr.trailer_time(data, pos + size)
+                t = last_time if trailer is None else trailer
                 last_time = t
                 pending.append((t, seq, pos, type_, misc, size))
                 seq += 1
@@ -598,8 +617,16 @@ class PerfData:
 
     def _flush(self, pending: list[tuple[int, int, int, int, int, int]]) -> Iterator[Record]:
         pending.sort()
+        attrs = self.attrs
         for _t, _s, pos, type_, misc, size in pending:
-            rec = self.decode(pos, type_, misc, size)
+            if type_ == RECORD_SAMPLE and len(attrs) == 1:  # decode()'s first case, without its dispatch
+                try:
+                    rec: Record | None = self._sample(pos, pos + size, attrs[0])
+                except struct.error:
+                    raise self._err(pos, f"record of type {type_} ({size} bytes) is too short for its fields") \
+                        from None
+            else:
+                rec = self.decode(pos, type_, misc, size)
             if rec is not None:
                 yield rec
 
@@ -658,13 +685,14 @@ class PerfData:
     def _sample(self, pos: int, end: int, attr: EventAttr) -> Sample:
         data = self.data
         t = attr.sample_type
-        s = Sample(pos, attr)
         u64 = _U64.unpack_from
         head = attr.sample_head
         if 8 + head.size > end - pos:
             raise self._err(pos, f"sample fields need {8 + head.size} bytes, the record has {end - pos}")
-        for name, value in zip(attr.sample_fields, head.unpack_from(data, pos + 8)):
-            setattr(s, name, value)
+        s = _new_sample(Sample)  # every slot is set below: Sample.__init__'s defaults would be overwritten
+        s.offset, s.attr = pos, attr
+        s.ip, s.pid, s.tid, s.time, s.cpu, s.period = attr.sample_pick(head.unpack_from(data, pos + 8)
+                                                                       + _HEAD_DEFAULTS)
         p = pos + 8 + head.size
         if t & SAMPLE_READ:
             p = self._skip_read(attr, p, end)
@@ -674,12 +702,16 @@ class PerfData:
                 raise self._err(pos, f"sample callchain of {n} entries runs past its record")
             s.callchain = list(struct.unpack_from(f"<{n}Q", data, p + 8))
             p += 8 + 8 * n
-        if t & SAMPLE_RAW:
-            p += 4 + _U32.unpack_from(data, p)[0]
-            p = (p + 7) & ~7 if (p - pos) % 8 else p  # raw data is padded so the record stays u64-aligned
-        if t & SAMPLE_BRANCH_STACK:
-            (n,) = u64(data, p)
-            p += 8 + 8 * bool(attr.branch_sample_type & BRANCH_HW_INDEX) + 24 * n
+        else:
+            s.callchain = []
+        if t & (SAMPLE_RAW | SAMPLE_BRANCH_STACK):
+            if t & SAMPLE_RAW:
+                p += 4 + _U32.unpack_from(data, p)[0]
+                p = (p + 7) & ~7 if (p - pos) % 8 else p  # raw data is padded so the record stays u64-aligned
+            if t & SAMPLE_BRANCH_STACK:
+                (n,) = u64(data, p)
+                p += 8 + 8 * bool(attr.branch_sample_type & BRANCH_HW_INDEX) + 24 * n
+        s.regs = {}
         if t & SAMPLE_REGS_USER:
             (abi,) = u64(data, p)
             p += 8
@@ -689,6 +721,7 @@ class PerfData:
                     raise self._err(pos, "sample user registers run past its record")
                 s.regs = dict(zip(attr.regs_user_keys, block.unpack_from(data, p)))
                 p += block.size
+        s.stack_buffer, s.stack_offset, s.stack_size, s._stack = b"", 0, 0, b""
         if t & SAMPLE_STACK_USER:
             (size,) = u64(data, p)
             if size:
