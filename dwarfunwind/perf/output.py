@@ -52,7 +52,13 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     if not frames:
         stop = _stop_line(tr)
         return f"{head}\n{stop}\n\n" if stop else f"{head}\n\n"
-    first = frame_line(frames[0])  # the sample's own frame: new in every sample
+    # The sample's own frame is a new object in every sample, but at a pc seen before, mostly: its
+    # line is remembered by what it shows.
+    f = frames[0]
+    at = (f.pc, f.module, f.function, f.offset)
+    first = known.get(at)
+    if first is None:
+        first = known[at] = frame_line(f)
     # The callers' lines and the stop, by the first caller: a frame object is at index 1 only in
     # its own walk's trace and in the traces that took that walk's tail from the memo.
     key = (frames[1] if len(frames) > 1 else None, len(frames), tr.stop_reason, tr.stop_detail)

@@ -74,7 +74,7 @@ class _Process:
         self.stale = True
         #: Walk suffixes of this process's samples, valid until its module map changes.
         self.memo = SuffixMemo()
-        #: Each sample's walk gets a fresh budget with these limits (docs/security.md).
+        #: Each sample's walk gets this budget with nothing spent (docs/security.md).
         self.budget = Budget(target.name)
 
 
@@ -149,13 +149,15 @@ class PerfUnwinder:
     def samples(self) -> Iterator[UnwoundSample]:
         """Each selected sample, unwound, in time order."""
         index = -1
+        pids, comms, processes = self.pids, self.comms, self._processes
         for rec in self.data.records():
             if isinstance(rec, Sample):
                 index += 1
-                if rec.pid < 0 or (self.pids is not None and rec.pid not in self.pids):
+                pid = rec.pid
+                if pid < 0 or (pids is not None and pid not in pids):
                     continue
-                p = self._process(rec.pid)
-                if self.comms is not None and p.comm not in self.comms:
+                p = processes.get(pid) or self._process(pid)
+                if comms is not None and p.comm not in comms:
                     continue
                 yield UnwoundSample(rec, p.comm, self._unwind(p, rec), index)
             elif isinstance(rec, Mmap):
@@ -203,7 +205,11 @@ class PerfUnwinder:
             trace = StackTrace(target.thread)
             trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "the sample has no user registers"
             return trace
-        trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=p.budget.renewed(),
+        # A fresh budget for each walk: the process's, with nothing spent (no new object per sample;
+        # nothing holds a budget past its walk).
+        budget = p.budget
+        budget.expression_steps = budget.cfi_work = 0
+        trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=budget,
                                        memo=p.memo if self.memo else None)
         if self.demangle:
             # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.

@@ -163,7 +163,7 @@ class ProcessTarget:
                    offset: int = 0, size: int | None = None) -> None:
         """The current sample: its registers, and its stack copy ``stack[offset:offset + size]`` (all of it
         by default), read in place."""
-        self.thread = ThreadInfo(tid, regs, name=name)
+        self.thread = ThreadInfo(tid, regs, False, None, name)  # (positional: a keyword costs more, per sample)
         self.stack = stack
         self.stack_offset = offset
         self.stack_start = regs.get(RSP, 0)

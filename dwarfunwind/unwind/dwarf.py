@@ -111,7 +111,10 @@ def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Loc
         except KeyError:
             raise RegisterUnavailable(cfa_reg) from None
     # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
-    caller = {r: regs[r] for r in carried if r in regs}
+    caller = {}
+    for r in carried:  # (a loop: a comprehension is a function call of its own, on every step)
+        if r in regs:
+            caller[r] = regs[r]
     caller[RSP] = cfa
     where = None
     if saved is not None and locate is not None:
