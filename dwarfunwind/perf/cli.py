@@ -92,13 +92,14 @@ def cmd_perf(args: Args) -> int:
         if args.max_samples != 0:
             buf: list[str] = []
             lines: dict[object, str] = {}
+            stacks: dict[object, str] = {}  # (folded stacks' callers: a dict of their own)
             # Looked up once, not per sample.
             limit, json_out, text_out = args.max_samples, args.json, not args.json and not args.folded
             update, start = progress.update if progress.on else None, data._data_start
             for u in unwinder.samples():
                 count += 1
                 if want_folded:
-                    add_folded(u, folded)
+                    add_folded(u, folded, stacks)
                 if json_out:
                     buf.append(("," if count > 1 else "") + sample_json(u))
                 elif text_out:

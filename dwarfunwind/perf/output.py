@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..report import frame_to_dict
-from ..unwind.frame import Frame, StackTrace
 from .session import UnwoundSample
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing and json cost start-up; json is imported only for --json
+if TYPE_CHECKING:  # typing and json cost start-up; json (and report) are imported only for --json
     from collections.abc import Iterable
     from typing import Any
+
+    from ..unwind.frame import Frame, StackTrace
 
 
 def _time(ns: int | None) -> str:
@@ -86,6 +86,8 @@ def _stop_line(tr: StackTrace) -> str:
 
 def sample_to_dict(u: UnwoundSample, *, source: bool = False) -> dict[str, Any]:
     """One record of the ``perf --json`` contract (docs/perf.md)."""
+    from ..report import frame_to_dict
+
     s, tr = u.sample, u.trace
     return {
         "time": s.time, "pid": s.pid, "tid": s.tid, "cpu": s.cpu, "period": s.period, "comm": u.comm,
@@ -133,9 +135,22 @@ def fold(samples: Iterable[UnwoundSample], counts: Counter[str] | None = None) -
     return counts
 
 
-def add_folded(u: UnwoundSample, counts: Counter[str]) -> None:
-    names = [frame_name(f).replace(";", ":") for f in reversed(u.trace.frames)]
-    counts[";".join([(u.comm or str(u.sample.pid)).replace(";", ":"), *names])] += 1
+def add_folded(u: UnwoundSample, counts: Counter[str], known: dict[object, str] | None = None) -> None:
+    """Count ``u``'s stack in ``counts``. ``known`` remembers the callers' part across the samples of
+    one file, by the first caller, as :func:`sample_text` does."""
+    frames = u.trace.frames
+    head = (u.comm or str(u.sample.pid)).replace(";", ":")
+    if len(frames) < 2 or known is None:
+        names = [frame_name(f).replace(";", ":") for f in reversed(frames)]
+        counts[";".join([head, *names])] += 1
+        return
+    key = (frames[1], len(frames))
+    callers = known.get(key)
+    if callers is None:
+        if len(known) > MAX_LINES:
+            known.clear()
+        callers = known[key] = ";".join([frame_name(f).replace(";", ":") for f in reversed(frames[1:])])
+    counts[f"{head};{callers};{frame_name(frames[0]).replace(';', ':')}"] += 1
 
 
 def folded_text(counts: Counter[str]) -> str:

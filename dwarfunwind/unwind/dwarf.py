@@ -11,10 +11,21 @@ from collections.abc import Callable
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.budget import Budget
-from ..cfi.expr import RegisterUnavailable, evaluate
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
 from ..errors import CFIError, MemoryReadError
 from .memory import Locate, ReadWord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..cfi.expr import evaluate
+else:
+
+    def evaluate(*args, **kwargs):
+        """cfi.expr's, imported on first use: most walks evaluate no DWARF expression (~1.5 ms of start-up)."""
+        from ..cfi.expr import evaluate
+
+        return evaluate(*args, **kwargs)
+
 
 ReadMemory = Callable[[int, int], bytes]
 MASK = (1 << 64) - 1
@@ -33,6 +44,8 @@ class _Machine:
         try:
             return self.regs[regno]
         except KeyError:
+            from ..cfi.expr import RegisterUnavailable  # (loaded: only an expression asks this)
+
             raise RegisterUnavailable(regno) from None
 
 
@@ -109,6 +122,8 @@ def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Loc
         try:
             cfa = (regs[cfa_reg] + cfa_off) & MASK
         except KeyError:
+            from ..cfi.expr import RegisterUnavailable
+
             raise RegisterUnavailable(cfa_reg) from None
     # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
     caller = {}

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from ..arch.x86_64 import RA, RSP
 from ..cfi.budget import Budget
-from ..cfi.expr import RegisterUnavailable
 from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError, StackCopyEnd
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
@@ -17,6 +16,7 @@ from .memory import Locate, ReadWord, walk_memory
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import Protocol
 else:
     from .._typing import Protocol
@@ -30,6 +30,13 @@ METHODS = ("dwarf", "fp")
 
 #: The name of the fake function whose address + 1 CREATE_PT_REGS_FRAME plants as a return address.
 PT_REGS_MARKER = "pt_regs"
+
+
+def _expr() -> ModuleType:
+    """cfi.expr, imported when first needed: most walks evaluate no DWARF expression and raise nothing."""
+    from ..cfi import expr
+
+    return expr
 
 
 class WalkMemo(Protocol):
@@ -207,7 +214,7 @@ class Unwinder:
                                            f"{fde.section} FDE at {fde.offset:#x}")
             except MemoryReadError as e:
                 return StopReason.STACK_COPY_END if isinstance(e, StackCopyEnd) else StopReason.MEMORY, str(e)
-            except RegisterUnavailable as e:
+            except _expr().RegisterUnavailable as e:  # (evaluated only when an exception gets here)
                 return StopReason.REGISTER, str(e)
             except (ExpressionError, CFIError) as e:
                 return StopReason.CFI_ERROR, str(e)
