@@ -11,7 +11,6 @@ import bisect
 import mmap
 import os
 from collections import OrderedDict
-from collections.abc import Iterable
 
 from .cfi.budget import Budget
 from .cfi.rules import Row
@@ -29,6 +28,8 @@ else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .symbolize.symcache import SourceLocation
 
 #: Register rules the row cache of one module may hold (about 70 bytes each; a libc walk needs ~10 per row).

@@ -89,7 +89,8 @@ class _Entry:
 class SuffixMemo:
     """Walk suffixes of one process's samples, valid while its module map is unchanged."""
 
-    __slots__ = ("_entries", "_target", "_steps", "_inside", "_outside", "_hit", "_held_bytes", "_held_frames")
+    __slots__ = ("_entries", "_target", "_steps", "_inside", "_outside", "_hit", "_held_bytes", "_held_frames",
+                 "_start", "_end", "_buffer", "_base")
 
     def __init__(self) -> None:
         self._entries: dict[tuple[int, int | None], _Entry] = {}
@@ -102,6 +103,9 @@ class SuffixMemo:
         self._hit: tuple[int, _Entry] | None = None
         #: Stack bytes and frames pinned by the entries (counted per walk that left any).
         self._held_bytes = self._held_frames = 0
+        #: The current sample's stack copy: [start, end), in ``buffer`` at ``address + base``.
+        self._start = self._end = self._base = 0
+        self._buffer: bytes | mmap.mmap = b""
 
     @property
     def taken_at(self) -> int | None:
@@ -126,23 +130,26 @@ class SuffixMemo:
         self._steps = []
         self._inside, self._outside = [], []
         self._hit = None
-        start, end, read = target.stack_start, target.stack_end, target.read_memory
-        buffer, base, unpack = target.stack, target.stack_offset - start, _U64.unpack_from
+        self._start, self._end = target.stack_start, target.stack_end
+        self._buffer, self._base = target.stack, target.stack_offset - target.stack_start
+        # Methods reading this state, not closures over it: a walk per sample makes new ones, and
+        # closures cost more to make (and to call).
+        return self._read_memory, self._read_word
 
-        def read_memory(address: int, size: int) -> bytes:
-            if start <= address and address + size <= end and size > 0:
-                self._inside.append((address, address + size))
-            else:
-                self._outside.append((address, size))
-            return read(address, size)
+    def _read_memory(self, address: int, size: int) -> bytes:
+        if self._start <= address and address + size <= self._end and size > 0:
+            self._inside.append((address, address + size))
+        else:
+            self._outside.append((address, size))
+        t = self._target
+        assert t is not None
+        return t.read_memory(address, size)
 
-        def read_word(address: int) -> int:
-            if start <= address and address + 8 <= end:  # nearly every read: one call, not three
-                self._inside.append((address, address + 8))
-                return int(unpack(buffer, address + base)[0])
-            return int.from_bytes(read_memory(address, 8), "little")
-
-        return read_memory, read_word
+    def _read_word(self, address: int) -> int:
+        if self._start <= address and address + 8 <= self._end:  # nearly every read: one call, not three
+            self._inside.append((address, address + 8))
+            return int(_U64.unpack_from(self._buffer, address + self._base)[0])
+        return int.from_bytes(self._read_memory(address, 8), "little")
 
     def stepped(self) -> None:
         """One step of the walk is done: what it read is its own."""
@@ -265,7 +272,7 @@ def _with_spans(runs: _Cons | None, spans: list[tuple[int, int]]) -> _Cons | Non
 def _same_memory(t: ProcessTarget, entry: _Entry) -> bool:
     """True if every read ``entry``'s steps made gives the same result in ``t``'s current sample."""
     new_start, new_end = t.stack_start, t.stack_end
-    check = entry.check()
+    check = entry._check or entry.check()
     if check is not None:
         low, high, pick, old = check
         if low < new_start or high > new_end:

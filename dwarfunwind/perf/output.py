@@ -14,10 +14,6 @@ if TYPE_CHECKING:  # typing and json cost start-up; json (and report) are import
     from ..unwind.frame import Frame, StackTrace
 
 
-def _time(ns: int | None) -> str:
-    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
-
-
 def frame_line(f: Frame) -> str:
     """A frame's line in ``perf script``'s output."""
     addr = f.lookup_pc
@@ -41,7 +37,9 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     profile's samples share their callers' frames, the very same objects (perf/memo.py).
     """
     s = u.sample
-    head = (f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} {_time(s.time)}: "
+    ns = s.time  # seconds.microseconds, as perf script prints the time
+    when = f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
+    head = (f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} {when}: "
             f"{s.period if s.period is not None else '':>10} {s.attr.name}: ")
     if known is None:
         known = {}

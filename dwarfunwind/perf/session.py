@@ -8,7 +8,6 @@ symbols stay cached, which is what makes a profile cheap to unwind.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
 
 from ..cfi.budget import Budget
 from ..modules import Module, ModuleMap
@@ -19,6 +18,10 @@ from ..unwind.frame import StackTrace, StopReason
 from .memo import SuffixMemo
 from .reader import Comm, Fork, Mmap, PerfData, Sample
 from .target import FileCache, ProcessTarget, vdso_image
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Iterable, Iterator
 
 #: At most this many processes are tracked at once (a corrupt stream could fork forever).
 MAX_PROCESSES = 1 << 16

@@ -13,13 +13,16 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
-from collections.abc import Sequence
 
 from ..arch.x86_64 import RSP
 from ..elf.reader import ELFReader
 from ..errors import DwarfUnwindError, MemoryReadError, StackCopyEnd, TargetError
 from ..targets.base import Mapping, ThreadInfo, check_read
 from ..targets.files import open_regular
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Sequence
 
 #: At most this many files are kept mapped for reading file-backed pages.
 MAX_OPEN_FILES = 256

@@ -7,17 +7,20 @@ step can run against a core, a live process, a snapshot or a test's dict.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.budget import Budget
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
 from ..errors import CFIError, MemoryReadError
-from .memory import Locate, ReadWord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..cfi.expr import evaluate
+    from .memory import Locate, ReadWord
+
+    ReadMemory = Callable[[int, int], bytes]
 else:
 
     def evaluate(*args, **kwargs):
@@ -27,7 +30,6 @@ else:
         return evaluate(*args, **kwargs)
 
 
-ReadMemory = Callable[[int, int], bytes]
 MASK = (1 << 64) - 1
 
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ..arch.x86_64 import RA, RSP
 from ..cfi.budget import Budget
 from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError, StackCopyEnd
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
-from .dwarf import Plan, ReadMemory
 from .frame import Frame, StackTrace, StopReason
-from .memory import Locate, ReadWord, walk_memory
+from .memory import walk_memory
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: collections.abc and typing are start-up cost
+    from collections.abc import Iterable
     from types import ModuleType
     from typing import Protocol
+
+    from .dwarf import Plan, ReadMemory
+    from .memory import Locate, ReadWord
 else:
     from .._typing import Protocol
 
@@ -258,7 +259,15 @@ class Unwinder:
     def _frame(self, index: int, regs: dict[int, int], method: str, *, interrupted: bool) -> Frame:
         pc = regs[RA]
         frame = Frame(index, pc, None, regs, method, interrupted=interrupted)
-        self._symbolize(frame, pc if index == 0 or interrupted else pc - 1)  # frame.lookup_pc
+        address = pc if index == 0 or interrupted else pc - 1  # frame.lookup_pc
+        hit = self._names.get(address)
+        if hit is None:
+            self._symbolize(frame, address)
+        else:  # _symbolize's cached case, inline: nearly every frame of a profile
+            frame.module = hit[0]
+            if hit[1] is not None:
+                frame.function = frame.linkage_name = hit[1]
+                frame.offset = pc - hit[2]
         return frame
 
     def _symbolize(self, frame: Frame, address: int) -> None:
