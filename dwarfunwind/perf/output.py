@@ -37,14 +37,17 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     profile's samples share their callers' frames, the very same objects (perf/memo.py).
     """
     s = u.sample
-    ns = s.time  # seconds.microseconds, as perf script prints the time
-    when = f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
-    head = (f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} {when}: "
-            f"{s.period if s.period is not None else '':>10} {s.attr.name}: ")
     if known is None:
         known = {}
     elif len(known) > MAX_LINES:
         known.clear()
+    # Who ran: the same few threads in every sample.
+    who = known.get((u.comm, s.pid, s.tid))
+    if who is None:
+        who = known[u.comm, s.pid, s.tid] = f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} "
+    ns = s.time  # seconds.microseconds, as perf script prints the time
+    when = f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
+    head = f"{who}{when}: {s.period if s.period is not None else '':>10} {s.attr.name}: "
     tr = u.trace
     frames = tr.frames
     if not frames:

@@ -149,7 +149,7 @@ class EventAttr:
     __slots__ = ("type", "config", "sample_type", "read_format", "flags", "branch_sample_type",
                  "sample_regs_user", "sample_stack_user", "sample_regs_intr", "ids", "name",
                  "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size", "sample_head", "sample_fields",
-                 "sample_pick", "regs_user_struct", "regs_user_keys", "regs_user_template")
+                 "sample_pick", "regs_user_struct", "regs_user_keys", "regs_user_dict")
 
     def __init__(self, type: int, config: int, sample_type: int, read_format: int, flags: int,
                  branch_sample_type: int, sample_regs_user: int, sample_stack_user: int,
@@ -183,9 +183,11 @@ class EventAttr:
         # The user-register block likewise: the GPRs and rip by DWARF number, the rest skipped.
         self.regs_user_struct = struct.Struct("<" + "".join("8x" if r is None else "Q" for r in self.regs_user_dwarf))
         self.regs_user_keys = tuple(r for r in self.regs_user_dwarf if r is not None)
-        # A sample's registers are a copy of this, updated: a third cheaper than dict(zip(...)),
-        # which grows the dict as it goes; the keys keep this order either way.
-        self.regs_user_template = dict.fromkeys(self.regs_user_keys, 0)
+        # The block's values as a dict by DWARF number: a dict display made for this layout (as
+        # namedtuple makes its __new__), about twice as fast as dict(zip(keys, values)) per sample.
+        # The keys are small ints from PERF_REG_TO_DWARF, in the block's order.
+        self.regs_user_dict = eval("lambda v: {" + ", ".join(f"{int(r)}: v[{i}]" for i, r in
+                                                            enumerate(self.regs_user_keys)) + "}")
         # Offset of the time field in a sample record (after the 8-byte header), or None.
         t = sample_type
         self.time_offset = (8 + 8 * bool(t & SAMPLE_IDENTIFIER) + 8 * bool(t & SAMPLE_IP)
@@ -722,8 +724,7 @@ class PerfData:
                 block = attr.regs_user_struct
                 if p + block.size > end:
                     raise self._err(pos, "sample user registers run past its record")
-                s.regs = regs = attr.regs_user_template.copy()
-                regs.update(zip(attr.regs_user_keys, block.unpack_from(data, p)))
+                s.regs = attr.regs_user_dict(block.unpack_from(data, p))
                 p += block.size
         s.stack_buffer, s.stack_offset, s.stack_size, s._stack = b"", 0, 0, b""
         if t & SAMPLE_STACK_USER:

@@ -218,8 +218,12 @@ class PerfUnwinder:
             # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
             # Frames taken from the memo were demangled when first seen; C names need no demangler.
             taken = p.memo.taken_at if self.memo else None
-            new = [f for f in (trace.frames if taken is None else trace.frames[:taken])
-                   if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")]
+            frames = trace.frames
+            new = []
+            for i in range(len(frames) if taken is None else taken):  # (usually 1: no comprehension call)
+                name = frames[i].linkage_name
+                if name is not None and name[:2] in ("_Z", "_R"):
+                    new.append(frames[i])
             if new:
                 annotate_frames(new)
         return trace
