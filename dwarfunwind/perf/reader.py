@@ -271,6 +271,8 @@ class Sample:
 
 
 _new_sample = object.__new__
+#: Callchain structs by length (a profile's chains have a few lengths).
+_CHAINS: dict[int, struct.Struct] = {}
 
 
 class Mmap(NamedTuple):
@@ -705,7 +707,12 @@ class PerfData:
             (n,) = u64(data, p)
             if p + 8 + 8 * n > end:
                 raise self._err(pos, f"sample callchain of {n} entries runs past its record")
-            s.callchain = list(struct.unpack_from(f"<{n}Q", data, p + 8))
+            chain = _CHAINS.get(n)
+            if chain is None:
+                chain = struct.Struct(f"<{n}Q")
+                if len(_CHAINS) < 256:
+                    _CHAINS[n] = chain
+            s.callchain = list(chain.unpack_from(data, p + 8))
             p += 8 + 8 * n
         else:
             s.callchain = []
@@ -716,7 +723,7 @@ class PerfData:
             if t & SAMPLE_BRANCH_STACK:
                 (n,) = u64(data, p)
                 p += 8 + 8 * bool(attr.branch_sample_type & BRANCH_HW_INDEX) + 24 * n
-        s.regs = {}
+        regs: dict[int, int] = {}
         if t & SAMPLE_REGS_USER:
             (abi,) = u64(data, p)
             p += 8
@@ -724,9 +731,10 @@ class PerfData:
                 block = attr.regs_user_struct
                 if p + block.size > end:
                     raise self._err(pos, "sample user registers run past its record")
-                s.regs = attr.regs_user_dict(block.unpack_from(data, p))
+                regs = attr.regs_user_dict(block.unpack_from(data, p))
                 p += block.size
-        s.stack_buffer, s.stack_offset, s.stack_size, s._stack = b"", 0, 0, b""
+        s.regs = regs
+        size = 0
         if t & SAMPLE_STACK_USER:
             (size,) = u64(data, p)
             if size:
@@ -738,6 +746,8 @@ class PerfData:
                 p += 16 + size
             else:
                 p += 8
+        if not size:
+            s.stack_buffer, s.stack_offset, s.stack_size, s._stack = b"", 0, 0, b""
         if p > end:
             raise self._err(pos, f"sample fields need {p - pos} bytes, the record has {end - pos}")
         return s
