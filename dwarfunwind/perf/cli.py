@@ -108,6 +108,7 @@ def _perf(args: Args) -> int:
             buf: list[str] = []
             lines: dict[object, str] = {}
             stacks: dict[object, str] = {}  # (folded stacks' callers: a dict of their own)
+            records: dict[object, str] = {}  # (and JSON records' callers)
             # Looked up once, not per sample.
             limit, json_out, text_out = args.max_samples, args.json, not args.json and not args.folded
             update, start = progress.update if progress.on else None, data._data_start
@@ -116,7 +117,7 @@ def _perf(args: Args) -> int:
                 if want_folded:
                     add_folded(u, folded, stacks)
                 if json_out:
-                    buf.append(("," if count > 1 else "") + sample_json(u))
+                    buf.append(("," if count > 1 else "") + sample_json(u, records))
                 elif text_out:
                     buf.append(sample_text(u, lines))
                 if len(buf) >= 256:  # written in batches: stdout may be unbuffered

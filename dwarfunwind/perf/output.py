@@ -112,11 +112,43 @@ def document_tail(problems: list[str], error: str | None) -> str:
     return f'],"problems":{json.dumps(sorted(set(problems)))},"error":{json.dumps(error)}}}'
 
 
-def sample_json(u: UnwoundSample) -> str:
-    """One sample record as compact JSON text, as it appears in the document."""
-    import json
+_encoder: Any = None
 
-    return json.dumps(sample_to_dict(u), separators=(",", ":"))
+
+def _compact(value: object) -> str:
+    """``json.dumps(value, separators=(",", ":"))``, with one encoder for all calls (dumps makes one
+    per call when given separators)."""
+    global _encoder
+    if _encoder is None:
+        import json
+
+        _encoder = json.JSONEncoder(separators=(",", ":"))
+    return _encoder.encode(value)
+
+
+def sample_json(u: UnwoundSample, known: dict[object, str] | None = None) -> str:
+    """One sample record as compact JSON text, as it appears in the document.
+
+    ``known`` remembers the callers' frames as JSON across the samples of one file, by the first
+    caller, as :func:`sample_text` does; the record is the text ``json.dumps`` makes of
+    :func:`sample_to_dict`, put together from its parts.
+    """
+    frames = u.trace.frames
+    if known is None or len(frames) < 2:
+        return _compact(sample_to_dict(u))
+    from ..report import frame_to_dict
+
+    key = (frames[1], len(frames))
+    callers = known.get(key)
+    if callers is None:
+        if len(known) > MAX_LINES:
+            known.clear()
+        callers = known[key] = "".join(["," + _compact(frame_to_dict(f)) for f in frames[1:]])
+    s, tr = u.sample, u.trace
+    head = _compact({"time": s.time, "pid": s.pid, "tid": s.tid, "cpu": s.cpu, "period": s.period,
+                     "comm": u.comm, "event": s.attr.name})
+    tail = _compact({"stop_reason": tr.stop_reason.value, "stop_detail": tr.stop_detail, "reliable": tr.reliable})
+    return f'{head[:-1]},"frames":[{_compact(frame_to_dict(frames[0]))}{callers}],{tail[1:]}'
 
 
 def frame_name(frame: Frame) -> str:
