@@ -18,7 +18,7 @@ from .elf.module import ElfFile
 from .elf.reader import PT_LOAD, ELFReader
 from .errors import BudgetExceeded, DwarfUnwindError, ELFError, MemoryReadError
 from .targets.base import Mapping, Target
-from .targets.files import candidate_paths, check_directory, is_regular, printable
+from .targets.files import DELETED, candidate_paths, check_directory, is_regular, printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -351,8 +351,19 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
         problems.append(Problem(f"--exe {printable(override)}: not a regular file; ignored", path, always=True))
         override = None
     rejected: list[str] = []
-    for candidate in candidate_paths(path, override=override, sysroot=sysroot, base_dirs=base_dirs,
-                                     build_id=want, rejected=rejected):
+    candidates = candidate_paths(path, override=override, sysroot=sysroot, base_dirs=base_dirs,
+                                 build_id=want, rejected=rejected)
+    mapped_file = getattr(target, "mapped_file", None)
+    live = mapped_file(first_map) if callable(mapped_file) else None
+    if live is not None:
+        # The file the process really maps: first when its path says it is gone from there (a
+        # file at that path now may be a newer version, and without a build-id nothing tells),
+        # else after the path (whose name reads better), for a build-id mismatch.
+        if path.endswith(DELETED):
+            candidates.insert(1 if override is not None and candidates[:1] == [override] else 0, live)
+        else:
+            candidates.append(live)
+    for candidate in candidates:
         try:
             elf = ElfFile.open(candidate)
         except DwarfUnwindError as e:

@@ -154,7 +154,25 @@ class Program:
                 trace.stop_detail = (f"the budget of {initial} frames for all threads "
                                      "is spent (DWARFUNWIND_MAX_TOTAL_FRAMES raises it)")
             out.append(trace)
+        self._name_jit_frames(out)
         return out
+
+    def _name_jit_frames(self, traces: list[StackTrace]) -> None:
+        """Frames in code outside every module (a JIT's) named from its ``/tmp/perf-PID.map``, for a
+        live process (dwarfunwind/symbolize/perfmap.py); the walk got there with frame pointers."""
+        jit_symbols = getattr(self.target, "jit_symbols", None)
+        frames = [f for t in traces for f in t.frames if f.module is None and f.function is None]
+        if not frames or jit_symbols is None:
+            return
+        perf_map = jit_symbols()
+        if perf_map is None:
+            return
+        for f in frames:
+            address = f.lookup_pc
+            hit = perf_map.lookup(address)
+            if hit is not None:
+                f.function = f.linkage_name = hit[0]
+                f.offset = f.pc - (address - hit[1])
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
                     max_frames: int = DEFAULT_MAX_FRAMES, inline: bool = False,
@@ -179,6 +197,7 @@ class Program:
         if thread is None:
             raise LookupError(f"{self.target.name}: no thread {tid}")
         trace = self.unwinder.unwind_thread(thread, method=method, max_frames=max_frames)
+        self._name_jit_frames([trace])
         _annotate([trace], inline, demangle)
         return trace
 

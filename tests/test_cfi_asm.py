@@ -36,6 +36,15 @@ IDS = [os.path.basename(p)[:-2] for p in ASM_FILES]
 EXPECT_SECTIONS = {
     "debug_frame": [".debug_frame"],
     "both_sections": [".eh_frame", ".debug_frame"],
+    "cie_sharing": [".eh_frame", ".debug_frame"],
+    "cie_version3": [".eh_frame", ".debug_frame"],
+    "cie_version4": [".eh_frame", ".debug_frame"],
+}
+
+# Extra assembler flags of some files (gas writes CIE version 1 unless told otherwise).
+AS_FLAGS = {
+    "cie_version3": ["--gdwarf-cie-version=3"],
+    "cie_version4": ["--gdwarf-cie-version=4"],
 }
 
 
@@ -57,7 +66,7 @@ def built(tmp_path_factory, need_tool):
     for src, name in zip(ASM_FILES, IDS):
         obj = str(d / f"{name}.o")
         exe = str(d / name)
-        _run([as_, "--64", "-o", obj, src])
+        _run([as_, "--64", *AS_FLAGS.get(name, []), "-o", obj, src])
         _run([ld, "--eh-frame-hdr", "-e", "0", "-o", exe, obj])
         out[name] = (obj, exe)
     return out
@@ -97,6 +106,16 @@ def test_signal_frame_flag(built):
     flags = sorted(bool(f.signal_frame) for f in dump.section(".eh_frame").fdes)
     assert flags == [False, True]  # the oracle itself: one signal frame, one normal
     _check(exe, "signal_frame")
+
+
+@pytest.mark.parametrize("name,version", [("cie_version3", 3), ("cie_version4", 4)])
+def test_cie_version_flag(built, name, version):
+    """The AS_FLAGS really gave CIEs of that version (readelf's raw dump), in both sections."""
+    obj, exe = built[name]
+    raw = _run([R.readelf_path(), "--debug-dump=frames", exe]).stdout
+    versions = [int(v) for v in re.findall(r"^\s+Version:\s+(\d+)", raw, re.M)]
+    assert len(versions) >= 4 and set(versions) == {version}, versions
+    _check(exe, name)
 
 
 # ---------------------------------------------------------------- expressions vs llvm-dwarfdump
@@ -215,18 +234,11 @@ def _lib_row_canon(row):
     return canon_contract_cfa(format_cfa(row.cfa)), regs
 
 
-def test_shared_object_address_lookups(built, tmp_path, need_tool):
-    ld = need_tool("ld")
-    so = str(tmp_path / "libcfi.so")
-    _run([ld, "-shared", "--eh-frame-hdr", "-o", so] + [built[n][0] for n in SO_PARTS])
-    info = scan_elf(so)
-    assert info.has(".eh_frame_hdr"), "ld did not produce .eh_frame_hdr"
-    _check(so, "libcfi.so")
-
-    dump = R.run(so)
+def _lookup_checks(path):
+    """(address, readelf row) at the first and last byte of every row of every FDE, the FDEs, and
+    addresses outside every FDE."""
+    dump = R.run(path)
     fdes = [R.canon_fde(f) for f in dump.section(".eh_frame").fdes]
-    assert len(fdes) >= len(SO_PARTS)
-    elf = _open_library(so)
     checks = []  # (address, expected row or None)
     for f in fdes:
         rows = [r for r in f.rows if f.pc_begin <= r.loc < f.pc_end]
@@ -241,6 +253,12 @@ def test_shared_object_address_lookups(built, tmp_path, need_tool):
         return any(f.pc_begin <= a < f.pc_end for f in fdes)
     outside = [a for a in (0, lo - 1, hi, hi + 0x1000) if not covered(a)]
     assert outside
+    return checks, fdes, outside
+
+
+def _lookup_failures(path, checks, outside):
+    """Our library's row_for(address) against readelf's rows."""
+    elf = _open_library(path)
     failures = []
     for addr, want in checks:
         row = elf.row_for(addr)
@@ -260,6 +278,20 @@ def test_shared_object_address_lookups(built, tmp_path, need_tool):
         row = elf.row_for(addr)
         if row is not None:
             failures.append(f"{addr:#x} is outside every FDE but ours returned a row at {row.loc:#x}")
+    return failures
+
+
+def test_shared_object_address_lookups(built, tmp_path, need_tool):
+    ld = need_tool("ld")
+    so = str(tmp_path / "libcfi.so")
+    _run([ld, "-shared", "--eh-frame-hdr", "-o", so] + [built[n][0] for n in SO_PARTS])
+    info = scan_elf(so)
+    assert info.has(".eh_frame_hdr"), "ld did not produce .eh_frame_hdr"
+    _check(so, "libcfi.so")
+
+    checks, fdes, outside = _lookup_checks(so)
+    assert len(fdes) >= len(SO_PARTS)
+    failures = _lookup_failures(so, checks, outside)
     assert not failures, f"{len(failures)} lookup mismatch(es) in {so}:\n" + "\n".join(failures[:40])
 
     # the CLI's --address on a few of the same addresses, and outside
@@ -272,3 +304,42 @@ def test_shared_object_address_lookups(built, tmp_path, need_tool):
     p = subprocess.run([python_exe(), "-m", "dwarfunwind", "cfi", so, "--address", hex(outside[-1]), "--json"],
                        capture_output=True, text=True, cwd=REPO_ROOT)
     assert p.returncode != 0 and p.stderr.strip(), "an address outside every FDE must be an error"
+
+
+def test_eh_frame_hdr_without_table(built):
+    """hdr_without_table.S: GNU ld writes an .eh_frame_hdr whose search table is omitted (LSB 10.6.2);
+    the file is read without complaint and lookups scan .eh_frame instead."""
+    exe = built["hdr_without_table"][1]
+    raw = _hdr_bytes(exe)
+    assert raw[:1] == b"\x01" and raw[2:4] == b"\xff\xff", \
+        f"ld wrote a search table this time (fde_count_enc, table_enc = {raw[2:4].hex()})"
+    p = subprocess.run([python_exe(), "-m", "dwarfunwind", "cfi", exe, "--json"],
+                       capture_output=True, text=True, cwd=REPO_ROOT)
+    assert p.returncode == 0 and not p.stderr.strip(), (p.returncode, p.stderr)
+    checks, fdes, outside = _lookup_checks(exe)
+    failures = _lookup_failures(exe, checks, outside)
+    assert not failures, f"{len(failures)} lookup mismatch(es) in {exe}:\n" + "\n".join(failures[:40])
+
+
+def _hdr_bytes(exe):
+    dump = _run([R.readelf_path(), "-x", ".eh_frame_hdr", exe]).stdout
+    words = re.findall(r"^\s+0x[0-9a-f]+ ((?:[0-9a-f]{8} ?)+)", dump, re.M)
+    return bytes.fromhex("".join(words).replace(" ", ""))
+
+
+def test_many_fdes_lookups(built):
+    """many_fdes.S: a 3000-entry .eh_frame_hdr table; row_for() at both ends of every row, and in the
+    hole without CFI, against readelf's rows."""
+    exe = built["many_fdes"][1]
+    raw = _hdr_bytes(exe)
+    assert raw[:4] == bytes([1, 0x1B, 0x03, 0x3B]), raw[:4].hex()  # pcrel|sdata4 ptr, udata4 count, datarel|sdata4
+    count = int.from_bytes(raw[8:12], "little")
+    checks, fdes, outside = _lookup_checks(exe)
+    assert count == len(fdes) == 3000
+    begins = sorted((f.pc_begin, f.pc_end) for f in fdes)
+    hole = max(begins[i + 1][0] - begins[i][1] for i in range(len(begins) - 1))
+    assert hole >= 4000
+    gap = next(e for (b, e), (nb, _) in zip(begins, begins[1:]) if nb - e == hole)
+    outside += [gap, gap + hole // 2, gap + hole - 1]
+    failures = _lookup_failures(exe, checks, outside)
+    assert not failures, f"{len(failures)} lookup mismatch(es) in {exe}:\n" + "\n".join(failures[:40])

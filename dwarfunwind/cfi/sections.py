@@ -499,7 +499,10 @@ class _HdrTable:
         self._fdes: list[int] = []
 
     @classmethod
-    def parse(cls, hdr: bytes, hdr_address: int, eh_address: int) -> "_HdrTable":
+    def parse(cls, hdr: bytes, hdr_address: int, eh_address: int) -> "_HdrTable | None":
+        """The table, or None when the header says it has none (LSB 10.6.2: fde_count_enc or table_enc
+        DW_EH_PE_omit).  GNU ld writes such a header when it cannot edit .eh_frame ("no .eh_frame_hdr
+        table will be created"); consumers then scan .eh_frame, as libgcc does."""
         if len(hdr) < 4 or hdr[0] != 1:
             raise CFIError("unsupported .eh_frame_hdr version", ".eh_frame_hdr", 0)
         ptr_enc, count_enc, table_enc = hdr[1], hdr[2], hdr[3]
@@ -507,7 +510,7 @@ class _HdrTable:
         _, pos = read_encoded(hdr, 4, ptr_enc, bases)
         count, pos = read_encoded(hdr, pos, count_enc, bases)
         if count is None or table_enc == DW_EH_PE_omit:
-            raise CFIError(".eh_frame_hdr has no search table", ".eh_frame_hdr", 0)
+            return None
         from .encoding import encoded_size
 
         size = encoded_size(table_enc)

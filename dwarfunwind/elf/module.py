@@ -23,6 +23,7 @@ from .reader import (
     ELFReader,
     apply_relocations,
     symbol_name,
+    unxz,
 )
 
 TYPE_CHECKING = False
@@ -54,7 +55,7 @@ class ElfFile:
         self._fetched = False  # asked debuginfod already
         self._sections: list[CFISection] | None = None
         self._debug_sections_added = False
-        self._symbols: SymbolTable | None = None
+        self._symbols: SymbolTable | MergedSymbols | None = None
         self._plt_ranges: list[tuple[int, int]] | None = None
         self._plt: "PltNames | None" = None
         self._lines: "SourceTable | None | bool" = None  # False: looked for, none
@@ -299,7 +300,8 @@ class ElfFile:
                 self._plt = PltNames([], [], b"", b"")
         return self._plt
 
-    def _load_symbols(self) -> "SymbolTable":
+    def _load_symbols(self) -> "SymbolTable | MergedSymbols":
+        mini = None
         try:
             reader = self.reader
             table = None
@@ -308,13 +310,35 @@ class ElfFile:
                 table = debug.symbol_table() if debug is not None else None
                 if table is not None:
                     reader = debug  # type: ignore[assignment]
+                else:
+                    mini = self._mini_debuginfo()
             table = table or reader.symbol_table()
             # Labels (STT_NOTYPE) in code name it too, as in gdb and perf: ld.so's _start is one.
             code = {i for i, s in enumerate(reader.sections) if s.flags & SHF_EXECINSTR} if table else set()
         except ELFError as e:
             self.errors.append(e)
             table = None
-        return SymbolTable(*table, code_sections=code) if table is not None else SymbolTable(b"", b"")
+        own = SymbolTable(*table, code_sections=code) if table is not None else SymbolTable(b"", b"")
+        return own if mini is None else MergedSymbols([own, mini])
+
+    def _mini_debuginfo(self) -> "SymbolTable | None":
+        """The symbols of MiniDebugInfo, or None: ``.gnu_debugdata`` is an xz-compressed ELF whose .symtab
+        has the functions .dynsym lacks (static ones), as Fedora and RHEL ship their binaries; gdb,
+        eu-stack and perf read it. A damaged one is said (``errors``) and .dynsym still serves."""
+        section = self.reader.section(".gnu_debugdata")
+        if section is None:
+            return None
+        where = f"{self.path}: section .gnu_debugdata"
+        try:
+            inner = ELFReader(unxz(self.reader.section_data(section), where), where)
+            if inner.section(".symtab") is None:
+                return None
+            table = inner.symbol_table()
+            code = {i for i, s in enumerate(inner.sections) if s.flags & SHF_EXECINSTR}
+        except ELFError as e:
+            self.errors.append(e)
+            return None
+        return SymbolTable(*table, code_sections=code) if table is not None else None
 
 
 def _image_base(reader: ELFReader) -> int:
@@ -323,6 +347,22 @@ def _image_base(reader: ELFReader) -> int:
         return next((s.vaddr for s in reader.segments if s.type == PT_LOAD), 0)
     except ELFError:
         return 0
+
+
+class MergedSymbols:
+    """Several symbol tables as one (a file's .dynsym and its MiniDebugInfo .symtab): of their answers
+    for an address, the symbol that starts nearest below it; the first table's on a tie."""
+
+    def __init__(self, tables: list[SymbolTable]) -> None:
+        self.tables = tables
+
+    def lookup(self, address: int) -> tuple[str, int] | None:
+        best = None
+        for table in self.tables:
+            hit = table.lookup(address)
+            if hit is not None and (best is None or hit[1] < best[1]):  # hit[1]: address - symbol start
+                best = hit
+        return best
 
 
 class SymbolTable:

@@ -346,6 +346,26 @@ def _inflate_ratio() -> int:
         raise ELFError(f"DWARFUNWIND_MAX_INFLATE_RATIO={text[:40]!r} is not a number") from None
 
 
+def unxz(raw: bytes, where: str) -> bytes:
+    """``raw`` (an .xz stream: MiniDebugInfo's .gnu_debugdata) decompressed, at most
+    ``inflate_ratio`` times its size and MAX_DECOMPRESSED bytes; ELFError naming ``where`` otherwise."""
+    import lzma  # only for MiniDebugInfo: not on every start-up
+
+    ratio = _inflate_ratio()
+    limit = min(MAX_DECOMPRESSED, ratio * max(len(raw), 1))
+    try:
+        d = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+        out = d.decompress(raw, limit + 1)
+    except lzma.LZMAError as e:
+        raise ELFError(f"{where}: corrupt xz data ({e})") from None
+    if len(out) > limit:
+        raise ELFError(f"{where}: inflates to more than {limit:,} bytes from {len(raw):,} "
+                       "(cap inflate_ratio, DWARFUNWIND_MAX_INFLATE_RATIO)")
+    if not d.eof:
+        raise ELFError(f"{where}: xz data ends early (truncated)")
+    return out
+
+
 def parse_notes(raw: bytes, where: str = "") -> Iterator[Note]:
     """Notes in a buffer: (namesz, descsz, type), name and desc each padded to 4 bytes."""
     pos = 0

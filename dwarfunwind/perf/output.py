@@ -79,7 +79,7 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
 
 
 def _stop_line(tr: StackTrace) -> str:
-    if tr.stop_reason.value in ("outermost", "stack-copy-end"):
+    if tr.stop_reason.value in ("outermost", "stack-copy-end", "perf-callchain"):
         return ""
     detail = f" ({tr.stop_detail})" if tr.stop_detail else ""
     return f"\t[stop: {tr.stop_reason.describe()}{detail}]"

@@ -204,16 +204,19 @@ class PerfUnwinder:
             self._rebuild(p)
         unwinder = p.unwinder
         assert unwinder is not None
-        if not sample.regs:
-            trace = StackTrace(target.thread)
-            trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "the sample has no user registers"
+        if sample.regs:
+            # A fresh budget for each walk: the process's, with nothing spent (no new object per
+            # sample; nothing holds a budget past its walk).
+            budget = p.budget
+            budget.expression_steps = budget.cfi_work = 0
+            trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=budget,
+                                           memo=p.memo if self.memo else None)
+        else:
+            trace = self._unwalked(unwinder, target.thread, sample)
+            if self.demangle:
+                annotate_frames([f for f in trace.frames
+                                 if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")])
             return trace
-        # A fresh budget for each walk: the process's, with nothing spent (no new object per sample;
-        # nothing holds a budget past its walk).
-        budget = p.budget
-        budget.expression_steps = budget.cfi_work = 0
-        trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=budget,
-                                       memo=p.memo if self.memo else None)
         if self.demangle:
             # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
             # Frames taken from the memo were demangled when first seen; C names need no demangler.
@@ -226,6 +229,22 @@ class PerfUnwinder:
                     new.append(frames[i])
             if new:
                 annotate_frames(new)
+        return trace
+
+    def _unwalked(self, unwinder: Unwinder, thread: ThreadInfo, sample: Sample) -> StackTrace:
+        """A sample without user registers: perf's callchain (``perf record -g``) or its ip, as perf script shows."""
+        from .callchain import callchain_trace, user_pcs
+
+        if sample.attr.sample_regs_user:
+            what = "the sample has no user registers"  # a kernel thread's, or a sample in the kernel
+        else:
+            self._problem("the samples have no user registers or stack to unwind (not recorded with "
+                          "--call-graph dwarf): their frames are perf's own callchains (frame pointers), "
+                          "or the sampled pc")
+            what = ""
+        trace = callchain_trace(unwinder, thread, user_pcs(sample.callchain, sample.ip, self.max_frames))
+        if what and not trace.frames:
+            trace.stop_reason, trace.stop_detail = StopReason.REGISTER, what
         return trace
 
     def _rebuild(self, p: _Process) -> None:

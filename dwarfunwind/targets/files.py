@@ -13,6 +13,9 @@ import stat
 
 from ..errors import TargetError
 
+#: What the kernel appends to the path of a mapped file that was unlinked (d_path).
+DELETED = " (deleted)"
+
 
 def is_regular(path: str) -> bool:
     """True if ``path`` names a regular file (following symlinks); never blocks, never raises."""
@@ -100,20 +103,27 @@ def candidate_paths(path: str, *, override: str | None = None, sysroot: str | No
 
     ``override`` (``--exe``), then ``path`` under ``sysroot``; an absolute
     ``path`` itself; a relative one (``.////dir/prog``, from a dumper that
-    recorded it so) under each of ``base_dirs`` (the core's directory); then
+    recorded it so) under each of ``base_dirs`` (the core's directory); the
+    same for ``path`` without the kernel's `` (deleted)`` suffix; then
     the build-id links distributions keep (``/usr/lib/.build-id/xx/rest``,
     under the sysroot first), so a module from another machine is matched by
     its build-id. Paths that exist but are not regular files (a FIFO would block
     ``open()``) are left out and, with ``rejected``, described there.
     """
     out = [override] if override else []
-    rel = os.path.normpath(path).lstrip("/")
-    if sysroot:
-        out.append(os.path.join(sysroot, rel))
-    if os.path.isabs(path):
-        out.append(path)
-    else:
-        out += [os.path.join(d, rel) for d in base_dirs]
+    names = [path]
+    if path.endswith(DELETED):
+        # The kernel's name (NT_FILE, /proc/PID/maps, perf's MMAP) for a file unlinked or replaced
+        # (as a package upgrade replaces it) while mapped: the same file may be back at its path.
+        names.append(path[: -len(DELETED)])
+    for name in names:
+        rel = os.path.normpath(name).lstrip("/")
+        if sysroot:
+            out.append(os.path.join(sysroot, rel))
+        if os.path.isabs(name):
+            out.append(name)
+        else:
+            out += [os.path.join(d, rel) for d in base_dirs]
     if build_id and len(build_id) > 1:
         h = build_id.hex()
         roots = [sysroot, "/"] if sysroot else ["/"]
@@ -135,4 +145,4 @@ def candidate_paths(path: str, *, override: str | None = None, sysroot: str | No
     return result
 
 
-__all__ = ["candidate_paths", "check_directory", "file_kind", "is_regular", "open_regular", "printable"]
+__all__ = ["DELETED", "candidate_paths", "check_directory", "file_kind", "is_regular", "open_regular", "printable"]

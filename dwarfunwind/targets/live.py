@@ -34,6 +34,11 @@ from ..arch.x86_64 import USER_REGS_SLOTS
 from ..errors import MemoryReadError, TargetError
 from .base import Mapping, ThreadInfo, check_read
 from .core import registers_from_user_regs
+from .files import is_regular
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..symbolize.perfmap import PerfMap
 
 PTRACE_GETREGS = 12
 PTRACE_DETACH = 17
@@ -107,6 +112,7 @@ class LiveTarget:
         #: Threads that could not be read, said once each (a vfork parent, a thread that did not stop).
         self.notes: list[str] = []
         self._noted: set[int] = set()
+        self._jit: tuple[tuple[int, int, int], PerfMap | None] | None = None
         if self.pid <= 0:
             raise TargetError(f"pid {pid}: not a process id")
         try:
@@ -418,6 +424,31 @@ class LiveTarget:
             return os.readlink(f"/proc/{self.pid}/exe")
         except OSError:
             return None
+
+    def mapped_file(self, mapping: Mapping) -> str | None:
+        """``/proc/PID/map_files/START-END``: the very file mapped at ``mapping``, also after it was
+        unlinked or replaced on disk (a package upgrade under a running daemon). None when it cannot
+        be opened (the kernel allows it only with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)."""
+        link = f"/proc/{self.pid}/map_files/{mapping.start:x}-{mapping.end:x}"
+        return link if is_regular(link) else None
+
+    def jit_symbols(self) -> PerfMap | None:
+        """The JIT's ``/tmp/perf-PID.map`` (dwarfunwind/symbolize/perfmap.py), read again only when it
+        changed; None without one. A map we will not read is said once in :attr:`notes`."""
+        from ..symbolize.perfmap import read_perf_map
+
+        try:
+            st = os.stat(f"/tmp/perf-{self.pid}.map", follow_symlinks=False)
+            owner = os.stat(f"/proc/{self.pid}").st_uid
+        except OSError:
+            return None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._jit is None or self._jit[0] != key:
+            perf_map, why = read_perf_map(self.pid, owner)
+            if why is not None and why not in self.notes:
+                self.notes.append(why)
+            self._jit = (key, perf_map)
+        return self._jit[1]
 
     def _state(self, tid: int) -> str:
         try:

@@ -120,6 +120,8 @@ class StopReason(str, _StrEnum):
     FP_END = "fp-end"  #: the frame-pointer chain ended (rbp 0 or unmapped)
     STACK_COPY_END = "stack-copy-end"  #: the walk reached the end of a sample's stack copy (perf)
     BUDGET = "budget"  #: a work budget of the input ran out (docs/security.md)
+    #: a perf sample with no user stack to unwind: its frames are perf's callchain, or its ip (perf)
+    PERF_CALLCHAIN = "perf-callchain"
 
     def describe(self) -> str:
         return _DESCRIPTIONS[self]
@@ -139,6 +141,7 @@ _DESCRIPTIONS = {
     StopReason.FP_END: "frame-pointer chain ended",
     StopReason.STACK_COPY_END: "reached the end of the sample's stack copy",
     StopReason.BUDGET: "a work budget ran out",
+    StopReason.PERF_CALLCHAIN: "no user stack in the sample: perf's own callchain",
 }
 
 
