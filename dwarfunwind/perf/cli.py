@@ -106,6 +106,7 @@ def _perf(args: Args) -> int:
     try:
         if args.max_samples != 0:
             buf: list[str] = []
+            size = 0
             lines: dict[object, str] = {}
             stacks: dict[object, str] = {}  # (folded stacks' callers: a dict of their own)
             records: dict[object, str] = {}  # (and JSON records' callers)
@@ -116,13 +117,16 @@ def _perf(args: Args) -> int:
                 count += 1
                 if want_folded:
                     add_folded(u, folded, stacks)
-                if json_out:
-                    buf.append(("," if count > 1 else "") + sample_json(u, records))
-                elif text_out:
-                    buf.append(sample_text(u, lines))
-                if len(buf) >= 256:  # written in batches: stdout may be unbuffered
-                    write("".join(buf))
-                    buf.clear()
+                if json_out or text_out:
+                    text = ("," if count > 1 else "") + sample_json(u, records) if json_out else sample_text(u, lines)
+                    buf.append(text)
+                    size += len(text)
+                    # Written in batches (stdout may be unbuffered) of about 64 KiB: much larger strings
+                    # are fresh memory from the system each time (malloc maps them): page faults, zeroing.
+                    if size >= 1 << 16:
+                        write("".join(buf))
+                        buf.clear()
+                        size = 0
                 if update is not None:
                     update(u.sample.offset - start, count)
                 if limit is not None and count >= limit:
