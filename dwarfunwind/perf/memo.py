@@ -41,7 +41,6 @@ MAX_ENTRIES = 1 << 15
 MAX_HELD_BYTES = 64 << 20  # stack copies pinned
 MAX_HELD_FRAMES = 1 << 18  # frames pinned
 
-
 #: A persistent list, ``(item, rest)``: each entry of a walk shares the reads of the entries above it,
 #: so a walk of n frames leaves its n entries in O(n), not O(n²).
 _Cons = tuple[tuple[int, int], "_Cons | None"]
