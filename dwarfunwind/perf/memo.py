@@ -50,7 +50,7 @@ class _Entry:
     """A walk from one of its frames on: its frames, what its steps read, how it ended."""
 
     __slots__ = ("frames", "positions", "k", "runs", "outside", "stack", "base", "start", "end", "reason", "detail",
-                 "_check")
+                 "check")
 
     def __init__(self, frames: tuple[Frame, ...], positions: dict[tuple[int, int | None], int], k: int,
                  runs: _Cons | None, outside: _Cons | None, stack: bytes | mmap.mmap, base: int, start: int,
@@ -64,25 +64,19 @@ class _Entry:
         #: The buffer holding the walk's stack copy, where address 0 would be in it, the copy's start and end.
         self.stack, self.base, self.start, self.end = stack, base, start, end
         self.reason, self.detail = reason, detail
-        self._check: tuple[int, int, Callable[[bytes], object], object] | None = None
+        self.check: tuple[int, int, Callable[[bytes], object], object] | None = None
 
-    def check(self) -> tuple[int, int, Callable[[bytes], object], object] | None:
+    def make_check(self) -> tuple[int, int, Callable[[bytes], object], object]:
         """``(low, high, pick, bytes)``: ``pick`` applied to the bytes at [low, high) of a sample's copy gives
-        ``bytes`` where that copy holds what this walk read (None: it read nothing in its copy).
-
-        Made when first needed, and kept: most entries are never taken, a few are taken by most samples.
-        """
-        check = self._check
-        if check is None and self.runs is not None:
-            spans = []
-            node: _Cons | None = self.runs
-            while node is not None:
-                spans.append(node[0])
-                node = node[1]
-            low, high = spans[0][0], spans[-1][1]
-            pick = itemgetter(*[slice(lo - low, hi - low) for lo, hi in spans])
-            check = self._check = (low, high, pick, pick(self.stack[low + self.base : high + self.base]))
-        return check
+        ``bytes`` where that copy holds what this walk read (its runs: not None)."""
+        spans = []
+        node: _Cons | None = self.runs
+        while node is not None:
+            spans.append(node[0])
+            node = node[1]
+        low, high = spans[0][0], spans[-1][1]
+        pick = itemgetter(*[slice(lo - low, hi - low) for lo, hi in spans])
+        return low, high, pick, pick(self.stack[low + self.base : high + self.base])
 
 
 class SuffixMemo:
@@ -100,7 +94,8 @@ class SuffixMemo:
         self._outside: list[tuple[int, int]] = []
         #: (frame index in the current walk, entry) where the walk took an entry's frames.
         self._hit: tuple[int, _Entry] | None = None
-        #: Stack bytes and frames pinned by the entries (counted per walk that left any).
+        #: Stack bytes and frames pinned by the entries (counted per walk that left any), and the bytes
+        #: their checks copied.
         self._held_bytes = self._held_frames = 0
         #: The current sample's stack copy: [start, end), in ``buffer`` at ``address + base``.
         self._start = self._end = self._base = 0
@@ -173,7 +168,16 @@ class SuffixMemo:
             return False
         t = self._target
         assert t is not None
-        if not _same_memory(t, entry):
+        check = entry.check
+        if check is None and entry.runs is not None:
+            # Made when an entry is first taken, and kept (within the bytes the memo may hold): most
+            # entries are never taken, a few are taken by most samples.
+            check = entry.make_check()
+            size = check[1] - check[0]
+            if self._held_bytes + size <= MAX_HELD_BYTES:
+                entry.check = check
+                self._held_bytes += size
+        if not _same_memory(t, entry, check):
             return False
         # A frame of this walk among the entry's later frames: this prefix would have stopped at a loop.
         # ``seen`` holds this walk's few frames; ``positions`` where each key sits in the entry's walk.
@@ -268,10 +272,11 @@ def _with_spans(runs: _Cons | None, spans: list[tuple[int, int]]) -> _Cons | Non
     return runs
 
 
-def _same_memory(t: ProcessTarget, entry: _Entry) -> bool:
-    """True if every read ``entry``'s steps made gives the same result in ``t``'s current sample."""
+def _same_memory(t: ProcessTarget, entry: _Entry, check: tuple[int, int, Callable[[bytes], object], object] | None
+                 ) -> bool:
+    """True if every read ``entry``'s steps made gives the same result in ``t``'s current sample
+    (``check``: its reads in the stack copy, from :meth:`_Entry.make_check`; None if it made none)."""
     new_start, new_end = t.stack_start, t.stack_end
-    check = entry._check or entry.check()
     if check is not None:
         low, high, pick, old = check
         if low < new_start or high > new_end:
