@@ -11,7 +11,6 @@ import os
 
 from ..cfi.budget import Budget
 from ..modules import Module, ModuleMap
-from ..symbolize import annotate_frames
 from ..targets.base import Mapping, ThreadInfo
 from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from ..unwind.frame import StackTrace, StopReason
@@ -23,8 +22,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Iterable, Iterator
 
+    from ..unwind.frame import Frame
+
 #: At most this many processes are tracked at once (a corrupt stream could fork forever).
 MAX_PROCESSES = 1 << 16
+
+
+def _demangle(frames: list[Frame]) -> None:
+    """Demangled names for ``frames`` (C++ or Rust ones): symbolize is imported only for such a profile."""
+    if frames:
+        from ..symbolize import annotate_frames
+
+        annotate_frames(frames)
 
 
 class UnwoundSample:
@@ -214,8 +223,8 @@ class PerfUnwinder:
         else:
             trace = self._unwalked(unwinder, target.thread, sample)
             if self.demangle:
-                annotate_frames([f for f in trace.frames
-                                 if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")])
+                _demangle([f for f in trace.frames
+                           if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")])
             return trace
         if self.demangle:
             # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
@@ -228,7 +237,7 @@ class PerfUnwinder:
                 if name is not None and name[:2] in ("_Z", "_R"):
                     new.append(frames[i])
             if new:
-                annotate_frames(new)
+                _demangle(new)
         return trace
 
     def _unwalked(self, unwinder: Unwinder, thread: ThreadInfo, sample: Sample) -> StackTrace:
