@@ -145,6 +145,10 @@ _DESCRIPTIONS = {
 }
 
 
+#: (name, DWARF number) of every GPR and rip, in FRAME_REGISTERS order.
+_NAMED_REGISTERS = tuple((name, REGNO[name]) for name in FRAME_REGISTERS)
+
+
 class Frame:
     """One physical frame.
 
@@ -216,7 +220,8 @@ class Frame:
 
     def registers_by_name(self) -> dict[str, int | None]:
         """Every GPR and rip by name, None where unknown."""
-        return {name: self.registers.get(REGNO[name]) for name in FRAME_REGISTERS}
+        get = self.registers.get
+        return {name: get(regno) for name, regno in _NAMED_REGISTERS}
 
     def source(self) -> tuple[str, int] | None:
         """(file, line) in this frame's own function at its pc (pc - 1 for a return address).
@@ -273,8 +278,11 @@ class StackTrace:
         """
         if self.stop_reason is not StopReason.OUTERMOST:
             return False
-        return all(f.method in ("initial", "dwarf") or (f.method == "fp" and f.interrupted)
-                   for f in self.frames)
+        for f in self.frames:  # (a loop, not all() over a generator: asked of every perf --json record)
+            method = f.method
+            if method != "dwarf" and method != "initial" and not (method == "fp" and f.interrupted):
+                return False
+        return True
 
     @property
     def complete(self) -> bool:
