@@ -64,21 +64,6 @@ class _Progress:
 
 
 def cmd_perf(args: Args) -> int:
-    # This command's imports and its walks make many long-lived objects (code, symbol tables, the walk
-    # memo) and next to no cyclic garbage (a collection after a run finds none): the collector's
-    # passes over the young objects every 700 allocations only re-examine them (~3 ms of a run of
-    # 1,000 samples). Ten times rarer while it runs; as it was after.
-    import gc
-
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], 7000), *thresholds[1:])
-    try:
-        return _perf(args)
-    finally:
-        gc.set_threshold(*thresholds)
-
-
-def _perf(args: Args) -> int:
     from collections import Counter
 
     from .output import add_folded, document_head, document_tail, folded_text, sample_json, sample_text
