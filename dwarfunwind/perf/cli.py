@@ -103,7 +103,10 @@ def cmd_perf(args: Args) -> int:
                 if want_folded:
                     add_folded(u, folded, stacks)
                 if json_out or text_out:
-                    text = ("," if count > 1 else "") + sample_json(u, records) if json_out else sample_text(u, lines)
+                    if json_out:
+                        text = ("," if count > 1 else "") + sample_json(u, records)
+                    else:
+                        text = sample_text(u, lines)
                     buf.append(text)
                     size += len(text)
                     # Written in batches (stdout may be unbuffered) of about 64 KiB: much larger strings
