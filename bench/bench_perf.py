@@ -6,7 +6,7 @@ sample), records it with ``perf record -e cpu-clock:u --call-graph dwarf -F 999`
 second of its CPU time (~1,000 samples), then times, interleaved, whole processes with stdout to /dev/null:
 
 * ``perf script -i FILE --no-inline`` (perf unwinds every sample with libdw)
-* ``python -m dwarfunwind perf FILE`` (text, the same shape) and ``--folded``
+* ``python -m dwarfunwind perf FILE`` (text, the same shape), ``--folded`` and ``--json``
 
 and in-process, warm: samples/s and µs/frame of :class:`PerfUnwinder` over the whole file, with
 the suffix memo (perf/memo.py) and without it (every frame stepped).
@@ -150,10 +150,14 @@ def main() -> int:
     commands = [perf_script,
                 Command("python -m dwarfunwind perf", [PY, "-m", "dwarfunwind", "perf", str(data)], env, cwd=str(REPO)),
                 Command("python -m dwarfunwind perf --folded", [PY, "-m", "dwarfunwind", "perf", str(data), "--folded"],
+                        env, cwd=str(REPO)),
+                Command("python -m dwarfunwind perf --json", [PY, "-m", "dwarfunwind", "perf", str(data), "--json"],
                         env, cwd=str(REPO))]
     if args.baseline:
         tree = export_revision(str(REPO), args.baseline)
         commands.append(Command(f"  same, at {args.baseline}", [PY, "-m", "dwarfunwind", "perf", str(data)],
+                                python_env(tree), cwd=tree))
+        commands.append(Command(f"  --json, at {args.baseline}", [PY, "-m", "dwarfunwind", "perf", str(data), "--json"],
                                 python_env(tree), cwd=tree))
     commands += [Command("  python -c pass", [PY, "-c", "pass"], env),
                  Command("  python -c 'import dwarfunwind.perf.session'",

@@ -11,7 +11,6 @@ import bisect
 import mmap
 import os
 from collections import OrderedDict
-from collections.abc import Iterable
 
 from .cfi.budget import Budget
 from .cfi.rules import Row
@@ -29,6 +28,8 @@ else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .symbolize.symcache import SourceLocation
 
 #: Register rules the row cache of one module may hold (about 70 bytes each; a libc walk needs ~10 per row).
@@ -69,7 +70,7 @@ class Module:
     """
 
     __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_row_rules", "_syms", "_closed", "_file", "_build_id",
-                 "_file_errors", "errors", "recorded_build_id")
+                 "_file_errors", "errors", "recorded_build_id", "_elf_build_id")
 
     def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None, *,
                  recorded_build_id: bytes | None = None) -> None:
@@ -87,6 +88,9 @@ class Module:
         self._closed = False
         self._file: str | None = None
         self._build_id: bytes | None = None
+        #: (the ElfFile, its build-id): ElfFile.build_id walks the notes on every call, and JSON
+        #: output asks for each frame's module.
+        self._elf_build_id: tuple[ElfFile, bytes | None] | None = None
         self._file_errors: list[DwarfUnwindError] = []
         #: Problems met after close() (the file could not be opened again).
         self.errors: list[DwarfUnwindError] = []
@@ -116,8 +120,12 @@ class Module:
     def build_id(self) -> bytes | None:
         """The GNU build-id of the file serving this module (open or closed), else the one the target
         recorded for it; None when neither is known."""
-        if self.elf is not None:
-            return self.elf.build_id
+        elf = self.elf
+        if elf is not None:
+            known = self._elf_build_id
+            if known is None or known[0] is not elf:
+                known = self._elf_build_id = (elf, elf.build_id)
+            return known[1]
         return self._build_id if self._file is not None else self.recorded_build_id
 
     def _elf(self) -> ElfFile | None:
@@ -145,6 +153,7 @@ class Module:
             self._file_errors = elf.errors
             elf.close()
             self.elf = None
+            self._elf_build_id = None
         # A vDSO image read from memory holds no file: it is kept as it is.
 
     def row_for(self, pc: int, budget: Budget | None = None) -> Row | None:

@@ -8,7 +8,7 @@ from ..errors import DwarfUnwindError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # this module is imported by every CLI run: nothing heavy at import time
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from typing import Any
 
     from ..cli import Args
@@ -68,7 +68,7 @@ def cmd_perf(args: Args) -> int:
 
     from .output import add_folded, document_head, document_tail, folded_text, sample_json, sample_text
     from .reader import PerfData
-    from .session import PerfUnwinder, UnwoundSample
+    from .session import PerfUnwinder
 
     if args.max_samples is not None and args.max_samples < 0 or args.max_frames < 0:
         print("dwarfunwind: --max-samples and --max-frames must be >= 0", file=sys.stderr)
@@ -88,28 +88,37 @@ def cmd_perf(args: Args) -> int:
     if args.json:
         write(document_head(args.file))
 
-    def limited() -> Iterator[UnwoundSample]:
-        for u in unwinder.samples():
-            yield u
-            if args.max_samples is not None and count >= args.max_samples:
-                return
-
     try:
         if args.max_samples != 0:
             buf: list[str] = []
+            size = 0
             lines: dict[object, str] = {}
-            for u in limited():
+            stacks: dict[object, str] = {}  # (folded stacks' callers: a dict of their own)
+            records: dict[object, str] = {}  # (and JSON records' callers)
+            # Looked up once, not per sample.
+            limit, json_out, text_out = args.max_samples, args.json, not args.json and not args.folded
+            update, start = progress.update if progress.on else None, data._data_start
+            for u in unwinder.samples():
                 count += 1
                 if want_folded:
-                    add_folded(u, folded)
-                if args.json:
-                    buf.append(("," if count > 1 else "") + sample_json(u))
-                elif not args.folded:
-                    buf.append(sample_text(u, lines))
-                if len(buf) >= 256:  # written in batches: stdout may be unbuffered
-                    write("".join(buf))
-                    buf.clear()
-                progress.update(u.sample.offset - data._data_start, count)
+                    add_folded(u, folded, stacks)
+                if json_out or text_out:
+                    if json_out:
+                        text = ("," if count > 1 else "") + sample_json(u, records)
+                    else:
+                        text = sample_text(u, lines)
+                    buf.append(text)
+                    size += len(text)
+                    # Written in batches (stdout may be unbuffered) of about 64 KiB: much larger strings
+                    # are fresh memory from the system each time (malloc maps them): page faults, zeroing.
+                    if size >= 1 << 16:
+                        write("".join(buf))
+                        buf.clear()
+                        size = 0
+                if update is not None:
+                    update(u.sample.offset - start, count)
+                if limit is not None and count >= limit:
+                    break
             write("".join(buf))
     except DwarfUnwindError as e:
         error = str(e)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..report import frame_to_dict
-from ..unwind.frame import Frame, StackTrace
 from .session import UnwoundSample
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing and json cost start-up; json is imported only for --json
+if TYPE_CHECKING:  # typing and json cost start-up; json (and report) are imported only for --json
     from collections.abc import Iterable
     from typing import Any
 
-
-def _time(ns: int | None) -> str:
-    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
+    from ..unwind.frame import Frame, StackTrace
 
 
 def frame_line(f: Frame) -> str:
@@ -41,18 +37,29 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     profile's samples share their callers' frames, the very same objects (perf/memo.py).
     """
     s = u.sample
-    head = (f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} {_time(s.time)}: "
-            f"{s.period if s.period is not None else '':>10} {s.attr.name}: ")
     if known is None:
         known = {}
     elif len(known) > MAX_LINES:
         known.clear()
+    # Who ran: the same few threads in every sample.
+    who = known.get((u.comm, s.pid, s.tid))
+    if who is None:
+        who = known[u.comm, s.pid, s.tid] = f"{u.comm or ':' + str(s.pid)} {s.pid:>6}/{s.tid:<6} "
+    ns = s.time  # seconds.microseconds, as perf script prints the time
+    when = f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
+    head = f"{who}{when}: {s.period if s.period is not None else '':>10} {s.attr.name}: "
     tr = u.trace
     frames = tr.frames
     if not frames:
         stop = _stop_line(tr)
         return f"{head}\n{stop}\n\n" if stop else f"{head}\n\n"
-    first = frame_line(frames[0])  # the sample's own frame: new in every sample
+    # The sample's own frame is a new object in every sample, but at a pc seen before, mostly: its
+    # line is remembered by what it shows.
+    f = frames[0]
+    at = (f.pc, f.module, f.function, f.offset)
+    first = known.get(at)
+    if first is None:
+        first = known[at] = frame_line(f)
     # The callers' lines and the stop, by the first caller: a frame object is at index 1 only in
     # its own walk's trace and in the traces that took that walk's tail from the memo.
     key = (frames[1] if len(frames) > 1 else None, len(frames), tr.stop_reason, tr.stop_detail)
@@ -80,6 +87,8 @@ def _stop_line(tr: StackTrace) -> str:
 
 def sample_to_dict(u: UnwoundSample, *, source: bool = False) -> dict[str, Any]:
     """One record of the ``perf --json`` contract (docs/perf.md)."""
+    from ..report import frame_to_dict
+
     s, tr = u.sample, u.trace
     return {
         "time": s.time, "pid": s.pid, "tid": s.tid, "cpu": s.cpu, "period": s.period, "comm": u.comm,
@@ -103,11 +112,43 @@ def document_tail(problems: list[str], error: str | None) -> str:
     return f'],"problems":{json.dumps(sorted(set(problems)))},"error":{json.dumps(error)}}}'
 
 
-def sample_json(u: UnwoundSample) -> str:
-    """One sample record as compact JSON text, as it appears in the document."""
-    import json
+_encoder: Any = None
 
-    return json.dumps(sample_to_dict(u), separators=(",", ":"))
+
+def _compact(value: object) -> str:
+    """``json.dumps(value, separators=(",", ":"))``, with one encoder for all calls (dumps makes one
+    per call when given separators)."""
+    global _encoder
+    if _encoder is None:
+        import json
+
+        _encoder = json.JSONEncoder(separators=(",", ":"))
+    return _encoder.encode(value)
+
+
+def sample_json(u: UnwoundSample, known: dict[object, str] | None = None) -> str:
+    """One sample record as compact JSON text, as it appears in the document.
+
+    ``known`` remembers the callers' frames as JSON across the samples of one file, by the first
+    caller, as :func:`sample_text` does; the record is the text ``json.dumps`` makes of
+    :func:`sample_to_dict`, put together from its parts.
+    """
+    frames = u.trace.frames
+    if known is None or len(frames) < 2:
+        return _compact(sample_to_dict(u))
+    from ..report import frame_to_dict
+
+    key = (frames[1], len(frames))
+    callers = known.get(key)
+    if callers is None:
+        if len(known) > MAX_LINES:
+            known.clear()
+        callers = known[key] = "".join(["," + _compact(frame_to_dict(f)) for f in frames[1:]])
+    s, tr = u.sample, u.trace
+    head = _compact({"time": s.time, "pid": s.pid, "tid": s.tid, "cpu": s.cpu, "period": s.period,
+                     "comm": u.comm, "event": s.attr.name})
+    tail = _compact({"stop_reason": tr.stop_reason.value, "stop_detail": tr.stop_detail, "reliable": tr.reliable})
+    return f'{head[:-1]},"frames":[{_compact(frame_to_dict(frames[0]))}{callers}],{tail[1:]}'
 
 
 def frame_name(frame: Frame) -> str:
@@ -127,9 +168,22 @@ def fold(samples: Iterable[UnwoundSample], counts: Counter[str] | None = None) -
     return counts
 
 
-def add_folded(u: UnwoundSample, counts: Counter[str]) -> None:
-    names = [frame_name(f).replace(";", ":") for f in reversed(u.trace.frames)]
-    counts[";".join([(u.comm or str(u.sample.pid)).replace(";", ":"), *names])] += 1
+def add_folded(u: UnwoundSample, counts: Counter[str], known: dict[object, str] | None = None) -> None:
+    """Count ``u``'s stack in ``counts``. ``known`` remembers the callers' part across the samples of
+    one file, by the first caller, as :func:`sample_text` does."""
+    frames = u.trace.frames
+    head = (u.comm or str(u.sample.pid)).replace(";", ":")
+    if len(frames) < 2 or known is None:
+        names = [frame_name(f).replace(";", ":") for f in reversed(frames)]
+        counts[";".join([head, *names])] += 1
+        return
+    key = (frames[1], len(frames))
+    callers = known.get(key)
+    if callers is None:
+        if len(known) > MAX_LINES:
+            known.clear()
+        callers = known[key] = ";".join([frame_name(f).replace(";", ":") for f in reversed(frames[1:])])
+    counts[f"{head};{callers};{frame_name(frames[0]).replace(';', ':')}"] += 1
 
 
 def folded_text(counts: Counter[str]) -> str:

@@ -18,6 +18,7 @@ import mmap
 import os
 import struct
 import sys
+from operator import itemgetter
 
 from ..errors import TargetError
 from ..targets.files import open_regular
@@ -131,6 +132,9 @@ class PerfDataError(TargetError):
         super().__init__(where + message)
 
 
+#: The Sample fields a record's head may hold, and their values when it does not.
+_HEAD_FIELDS = ("ip", "pid", "tid", "time", "cpu", "period")
+_HEAD_DEFAULTS = (None, -1, -1, None, None, None)
 #: A sample's fields before the read group, in record order: (sample_type bit, struct code, Sample fields).
 _SAMPLE_HEAD = (
     (SAMPLE_IDENTIFIER, "8x", ()), (SAMPLE_IP, "Q", ("ip",)), (SAMPLE_TID, "II", ("pid", "tid")),
@@ -145,7 +149,7 @@ class EventAttr:
     __slots__ = ("type", "config", "sample_type", "read_format", "flags", "branch_sample_type",
                  "sample_regs_user", "sample_stack_user", "sample_regs_intr", "ids", "name",
                  "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size", "sample_head", "sample_fields",
-                 "regs_user_struct", "regs_user_keys")
+                 "sample_pick", "regs_user_struct", "regs_user_keys", "regs_user_dict")
 
     def __init__(self, type: int, config: int, sample_type: int, read_format: int, flags: int,
                  branch_sample_type: int, sample_regs_user: int, sample_stack_user: int,
@@ -172,9 +176,18 @@ class EventAttr:
                 fields += names
         self.sample_head = struct.Struct(fmt)
         self.sample_fields = tuple(fields)
+        # (ip, pid, tid, time, cpu, period) from the head's values followed by _HEAD_DEFAULTS: one
+        # C call per sample instead of a setattr per field.
+        self.sample_pick = itemgetter(*(fields.index(name) if name in fields else len(fields) + i
+                                        for i, name in enumerate(_HEAD_FIELDS)))
         # The user-register block likewise: the GPRs and rip by DWARF number, the rest skipped.
         self.regs_user_struct = struct.Struct("<" + "".join("8x" if r is None else "Q" for r in self.regs_user_dwarf))
         self.regs_user_keys = tuple(r for r in self.regs_user_dwarf if r is not None)
+        # The block's values as a dict by DWARF number: a dict display made for this layout (as
+        # namedtuple makes its __new__), about twice as fast as dict(zip(keys, values)) per sample.
+        # The keys are small ints from PERF_REG_TO_DWARF, in the block's order.
+        self.regs_user_dict = eval("lambda v: {" + ", ".join(f"{int(r)}: v[{i}]" for i, r in
+                                                            enumerate(self.regs_user_keys)) + "}")
         # Offset of the time field in a sample record (after the 8-byte header), or None.
         t = sample_type
         self.time_offset = (8 + 8 * bool(t & SAMPLE_IDENTIFIER) + 8 * bool(t & SAMPLE_IP)
@@ -255,6 +268,11 @@ class Sample:
 
     def __repr__(self) -> str:
         return f"Sample(pid={self.pid}, tid={self.tid}, time={self.time}, ip={self.ip or 0:#x})"
+
+
+_new_sample = object.__new__
+#: Callchain structs by length (a profile's chains have a few lengths).
+_CHAINS: dict[int, struct.Struct] = {}
 
 
 class Mmap(NamedTuple):
@@ -521,6 +539,8 @@ class PerfData:
     def records(self) -> Iterator[Record]:
         """Every record of interest, time-ordered within rounds; PerfDataError at damage."""
         data = self.data
+        attrs = self.attrs
+        u64 = _U64.unpack_from
         pos, end = self._data_start, self._data_end
         pending: list[tuple[int, int, int, int, int, int]] = []  # (time, seq, pos, type, misc, size)
         last_time = 0
@@ -537,7 +557,19 @@ class PerfData:
                                   if size >= 8 else f"record of type {type_} claims {size} bytes (< 8): corrupt")
                 break
             nxt = pos + size
-            if type_ == RECORD_FINISHED_ROUND:
+            if type_ == RECORD_SAMPLE:  # nearly every record: tested first, its attribute found inline
+                attr = attrs[0] if len(attrs) == 1 else self._record_attr(type_, pos, size)
+                t = last_time
+                if attr is not None:
+                    off = attr.time_offset
+                    if off is not None and off + 8 <= size:
+                        t = last_time = u64(data, pos + off)[0]
+                pending.append((t, seq, pos, type_, misc, size))
+                seq += 1
+                if len(pending) > MAX_ROUND_RECORDS:  # no FINISHED_ROUND for too long: deliver in file order
+                    yield from self._flush(pending)
+                    pending.clear()
+            elif type_ == RECORD_FINISHED_ROUND:
                 yield from self._flush(pending)
                 pending.clear()
             elif type_ == RECORD_HEADER_ATTR:
@@ -565,18 +597,12 @@ class PerfData:
                     self._problem(str(e))
             elif type_ == RECORD_COMPRESSED:
                 self._problem("compressed records (perf record -z) are not supported; they were skipped")
-            elif type_ in (RECORD_SAMPLE, RECORD_MMAP, RECORD_MMAP2, RECORD_COMM, RECORD_FORK, RECORD_EXIT):
+            elif type_ in (RECORD_MMAP, RECORD_MMAP2, RECORD_COMM, RECORD_FORK, RECORD_EXIT):
                 attr = self._record_attr(type_, pos, size)
-                t: int | None = None
-                if attr is not None:
-                    if type_ == RECORD_SAMPLE:
-                        off = attr.time_offset
-                        if off is not None and off + 8 <= size:
-                            t = _U64.unpack_from(data, pos + off)[0]
-                    elif attr.trailer_size <= size - 8:
-                        t = attr.trailer_time(data, pos + size)
-                if t is None:
-                    t = last_time
+                trailer: int | None = None
+                if attr is not None and attr.trailer_size <= size - 8:
+                    trailer = attr.trailer_time(data, pos + size)
+                t = last_time if trailer is None else trailer
                 last_time = t
                 pending.append((t, seq, pos, type_, misc, size))
                 seq += 1
@@ -598,8 +624,16 @@ class PerfData:
 
     def _flush(self, pending: list[tuple[int, int, int, int, int, int]]) -> Iterator[Record]:
         pending.sort()
+        attrs = self.attrs
         for _t, _s, pos, type_, misc, size in pending:
-            rec = self.decode(pos, type_, misc, size)
+            if type_ == RECORD_SAMPLE and len(attrs) == 1:  # decode()'s first case, without its dispatch
+                try:
+                    rec: Record | None = self._sample(pos, pos + size, attrs[0])
+                except struct.error:
+                    raise self._err(pos, f"record of type {type_} ({size} bytes) is too short for its fields") \
+                        from None
+            else:
+                rec = self.decode(pos, type_, misc, size)
             if rec is not None:
                 yield rec
 
@@ -658,13 +692,14 @@ class PerfData:
     def _sample(self, pos: int, end: int, attr: EventAttr) -> Sample:
         data = self.data
         t = attr.sample_type
-        s = Sample(pos, attr)
         u64 = _U64.unpack_from
         head = attr.sample_head
         if 8 + head.size > end - pos:
             raise self._err(pos, f"sample fields need {8 + head.size} bytes, the record has {end - pos}")
-        for name, value in zip(attr.sample_fields, head.unpack_from(data, pos + 8)):
-            setattr(s, name, value)
+        s = _new_sample(Sample)  # every slot is set below: Sample.__init__'s defaults would be overwritten
+        s.offset, s.attr = pos, attr
+        s.ip, s.pid, s.tid, s.time, s.cpu, s.period = attr.sample_pick(head.unpack_from(data, pos + 8)
+                                                                       + _HEAD_DEFAULTS)
         p = pos + 8 + head.size
         if t & SAMPLE_READ:
             p = self._skip_read(attr, p, end)
@@ -672,14 +707,23 @@ class PerfData:
             (n,) = u64(data, p)
             if p + 8 + 8 * n > end:
                 raise self._err(pos, f"sample callchain of {n} entries runs past its record")
-            s.callchain = list(struct.unpack_from(f"<{n}Q", data, p + 8))
+            chain = _CHAINS.get(n)
+            if chain is None:
+                chain = struct.Struct(f"<{n}Q")
+                if len(_CHAINS) < 256:
+                    _CHAINS[n] = chain
+            s.callchain = list(chain.unpack_from(data, p + 8))
             p += 8 + 8 * n
-        if t & SAMPLE_RAW:
-            p += 4 + _U32.unpack_from(data, p)[0]
-            p = (p + 7) & ~7 if (p - pos) % 8 else p  # raw data is padded so the record stays u64-aligned
-        if t & SAMPLE_BRANCH_STACK:
-            (n,) = u64(data, p)
-            p += 8 + 8 * bool(attr.branch_sample_type & BRANCH_HW_INDEX) + 24 * n
+        else:
+            s.callchain = []
+        if t & (SAMPLE_RAW | SAMPLE_BRANCH_STACK):
+            if t & SAMPLE_RAW:
+                p += 4 + _U32.unpack_from(data, p)[0]
+                p = (p + 7) & ~7 if (p - pos) % 8 else p  # raw data is padded so the record stays u64-aligned
+            if t & SAMPLE_BRANCH_STACK:
+                (n,) = u64(data, p)
+                p += 8 + 8 * bool(attr.branch_sample_type & BRANCH_HW_INDEX) + 24 * n
+        regs: dict[int, int] = {}
         if t & SAMPLE_REGS_USER:
             (abi,) = u64(data, p)
             p += 8
@@ -687,8 +731,10 @@ class PerfData:
                 block = attr.regs_user_struct
                 if p + block.size > end:
                     raise self._err(pos, "sample user registers run past its record")
-                s.regs = dict(zip(attr.regs_user_keys, block.unpack_from(data, p)))
+                regs = attr.regs_user_dict(block.unpack_from(data, p))
                 p += block.size
+        s.regs = regs
+        size = 0
         if t & SAMPLE_STACK_USER:
             (size,) = u64(data, p)
             if size:
@@ -700,6 +746,8 @@ class PerfData:
                 p += 16 + size
             else:
                 p += 8
+        if not size:
+            s.stack_buffer, s.stack_offset, s.stack_size, s._stack = b"", 0, 0, b""
         if p > end:
             raise self._err(pos, f"sample fields need {p - pos} bytes, the record has {end - pos}")
         return s

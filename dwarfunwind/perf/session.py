@@ -8,11 +8,9 @@ symbols stay cached, which is what makes a profile cheap to unwind.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
 
 from ..cfi.budget import Budget
 from ..modules import Module, ModuleMap
-from ..symbolize import annotate_frames
 from ..targets.base import Mapping, ThreadInfo
 from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from ..unwind.frame import StackTrace, StopReason
@@ -20,8 +18,22 @@ from .memo import SuffixMemo
 from .reader import Comm, Fork, Mmap, PerfData, Sample
 from .target import FileCache, ProcessTarget, vdso_image
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Iterable, Iterator
+
+    from ..unwind.frame import Frame
+
 #: At most this many processes are tracked at once (a corrupt stream could fork forever).
 MAX_PROCESSES = 1 << 16
+
+
+def _demangle(frames: list[Frame]) -> None:
+    """Demangled names for ``frames`` (C++ or Rust ones): symbolize is imported only for such a profile."""
+    if frames:
+        from ..symbolize import annotate_frames
+
+        annotate_frames(frames)
 
 
 class UnwoundSample:
@@ -74,7 +86,7 @@ class _Process:
         self.stale = True
         #: Walk suffixes of this process's samples, valid until its module map changes.
         self.memo = SuffixMemo()
-        #: Each sample's walk gets a fresh budget with these limits (docs/security.md).
+        #: Each sample's walk gets this budget with nothing spent (docs/security.md).
         self.budget = Budget(target.name)
 
 
@@ -149,13 +161,15 @@ class PerfUnwinder:
     def samples(self) -> Iterator[UnwoundSample]:
         """Each selected sample, unwound, in time order."""
         index = -1
+        pids, comms, processes = self.pids, self.comms, self._processes
         for rec in self.data.records():
             if isinstance(rec, Sample):
                 index += 1
-                if rec.pid < 0 or (self.pids is not None and rec.pid not in self.pids):
+                pid = rec.pid
+                if pid < 0 or (pids is not None and pid not in pids):
                     continue
-                p = self._process(rec.pid)
-                if self.comms is not None and p.comm not in self.comms:
+                p = processes.get(pid) or self._process(pid)
+                if comms is not None and p.comm not in comms:
                     continue
                 yield UnwoundSample(rec, p.comm, self._unwind(p, rec), index)
             elif isinstance(rec, Mmap):
@@ -200,22 +214,30 @@ class PerfUnwinder:
         unwinder = p.unwinder
         assert unwinder is not None
         if sample.regs:
-            trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=p.budget.renewed(),
+            # A fresh budget for each walk: the process's, with nothing spent (no new object per
+            # sample; nothing holds a budget past its walk).
+            budget = p.budget
+            budget.expression_steps = budget.cfi_work = 0
+            trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=budget,
                                            memo=p.memo if self.memo else None)
         else:
             trace = self._unwalked(unwinder, target.thread, sample)
             if self.demangle:
-                annotate_frames([f for f in trace.frames
-                                 if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")])
+                _demangle([f for f in trace.frames
+                           if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")])
             return trace
         if self.demangle:
             # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
             # Frames taken from the memo were demangled when first seen; C names need no demangler.
             taken = p.memo.taken_at if self.memo else None
-            new = [f for f in (trace.frames if taken is None else trace.frames[:taken])
-                   if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")]
+            frames = trace.frames
+            new = []
+            for i in range(len(frames) if taken is None else taken):  # (usually 1: no comprehension call)
+                name = frames[i].linkage_name
+                if name is not None and name[:2] in ("_Z", "_R"):
+                    new.append(frames[i])
             if new:
-                annotate_frames(new)
+                _demangle(new)
         return trace
 
     def _unwalked(self, unwinder: Unwinder, thread: ThreadInfo, sample: Sample) -> StackTrace:

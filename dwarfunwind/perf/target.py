@@ -13,13 +13,16 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
-from collections.abc import Sequence
 
 from ..arch.x86_64 import RSP
 from ..elf.reader import ELFReader
 from ..errors import DwarfUnwindError, MemoryReadError, StackCopyEnd, TargetError
 from ..targets.base import Mapping, ThreadInfo, check_read
 from ..targets.files import open_regular
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Sequence
 
 #: At most this many files are kept mapped for reading file-backed pages.
 MAX_OPEN_FILES = 256
@@ -163,7 +166,7 @@ class ProcessTarget:
                    offset: int = 0, size: int | None = None) -> None:
         """The current sample: its registers, and its stack copy ``stack[offset:offset + size]`` (all of it
         by default), read in place."""
-        self.thread = ThreadInfo(tid, regs, name=name)
+        self.thread = ThreadInfo(tid, regs, False, None, name)  # (positional: a keyword costs more, per sample)
         self.stack = stack
         self.stack_offset = offset
         self.stack_start = regs.get(RSP, 0)

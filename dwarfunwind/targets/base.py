@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ..errors import MemoryReadError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import NamedTuple, Protocol, runtime_checkable
 else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
     from .._typing import NamedTuple, Protocol, runtime_checkable

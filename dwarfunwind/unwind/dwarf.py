@@ -7,16 +7,29 @@ step can run against a core, a live process, a snapshot or a test's dict.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.budget import Budget
-from ..cfi.expr import RegisterUnavailable, evaluate
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
 from ..errors import CFIError, MemoryReadError
-from .memory import Locate, ReadWord
 
-ReadMemory = Callable[[int, int], bytes]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..cfi.expr import evaluate
+    from .memory import Locate, ReadWord
+
+    ReadMemory = Callable[[int, int], bytes]
+else:
+
+    def evaluate(*args, **kwargs):
+        """cfi.expr's, imported on first use: most walks evaluate no DWARF expression (~1.5 ms of start-up)."""
+        from ..cfi.expr import evaluate
+
+        return evaluate(*args, **kwargs)
+
+
 MASK = (1 << 64) - 1
 
 
@@ -33,6 +46,8 @@ class _Machine:
         try:
             return self.regs[regno]
         except KeyError:
+            from ..cfi.expr import RegisterUnavailable  # (loaded: only an expression asks this)
+
             raise RegisterUnavailable(regno) from None
 
 
@@ -109,9 +124,14 @@ def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Loc
         try:
             cfa = (regs[cfa_reg] + cfa_off) & MASK
         except KeyError:
+            from ..cfi.expr import RegisterUnavailable
+
             raise RegisterUnavailable(cfa_reg) from None
     # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
-    caller = {r: regs[r] for r in carried if r in regs}
+    caller = {}
+    for r in carried:  # (a loop: a comprehension is a function call of its own, on every step)
+        if r in regs:
+            caller[r] = regs[r]
     caller[RSP] = cfa
     where = None
     if saved is not None and locate is not None:

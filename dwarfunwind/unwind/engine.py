@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ..arch.x86_64 import RA, RSP
 from ..cfi.budget import Budget
-from ..cfi.expr import RegisterUnavailable
 from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError, StackCopyEnd
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
-from .dwarf import Plan, ReadMemory
 from .frame import Frame, StackTrace, StopReason
-from .memory import Locate, ReadWord, walk_memory
+from .memory import walk_memory
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: collections.abc and typing are start-up cost
+    from collections.abc import Iterable
+    from types import ModuleType
     from typing import Protocol
+
+    from .dwarf import Plan, ReadMemory
+    from .memory import Locate, ReadWord
 else:
     from .._typing import Protocol
 
 DEFAULT_MAX_FRAMES = 4096
+#: The registers a walk tracks: rax..r15 and rip.
+_TRACKED = frozenset(range(RA + 1))
 #: Bound on the per-pc caches of compiled rows and symbols (a profiler's working set is far smaller).
 MAX_CACHED_PCS = 1 << 16
 METHODS = ("dwarf", "fp")
@@ -30,18 +33,27 @@ METHODS = ("dwarf", "fp")
 PT_REGS_MARKER = "pt_regs"
 
 
+def _expr() -> ModuleType:
+    """cfi.expr, imported when first needed: most walks evaluate no DWARF expression and raise nothing."""
+    from ..cfi import expr
+
+    return expr
+
+
 class WalkMemo(Protocol):
     """What a walk asks of a memo of earlier walks (dwarfunwind.perf.memo.SuffixMemo is one).
 
     The memo sees every read (``begin`` hands out the walk's readers), hears when each step
-    is done, may finish the walk from its newest frame (``take``), and learns the result.
+    is done, may finish the walk from the frame just stepped to (``take``, before that frame
+    is built: a hit makes it unnecessary), and learns the result.
     """
 
     def begin(self, target: Target) -> tuple[ReadMemory, ReadWord]: ...
 
     def stepped(self) -> None: ...
 
-    def take(self, trace: StackTrace, seen: set[tuple[int, int | None]], max_frames: int) -> bool: ...
+    def take(self, trace: StackTrace, pc: int, regs: dict[int, int], method: str, interrupted: bool,
+             seen: set[tuple[int, int | None]], max_frames: int) -> bool: ...
 
     def end(self, trace: StackTrace) -> None: ...
 
@@ -113,8 +125,7 @@ class Unwinder:
         trace = StackTrace(thread, method=method)
         known = thread.registers
         # rax..r15 and rip: the usual register set is copied whole, others filtered.
-        regs = dict(known) if known and min(known) >= 0 and max(known) <= RA else \
-            {r: v for r, v in known.items() if 0 <= r <= RA}
+        regs = dict(known) if _TRACKED.issuperset(known) else {r: v for r, v in known.items() if 0 <= r <= RA}
         if RA not in regs:
             trace.stop_reason, trace.stop_detail = StopReason.REGISTER, "rip is not known"
             return trace
@@ -135,18 +146,18 @@ class Unwinder:
                 trace.stop_reason = StopReason.FRAME_LIMIT
                 trace.stop_detail = f"{max_frames} frames"
                 break
-            stop = self._step(frame, method, read, budget, read_word, locate)
+            step = self._step(frame, method, read, budget, read_word, locate)
             if memo is not None:
                 memo.stepped()
-            if isinstance(stop, tuple):
-                trace.stop_reason, trace.stop_detail = stop
+            if len(step) == 2:  # (reason, detail): the walk ends here
+                trace.stop_reason, trace.stop_detail = step
                 break
-            caller = stop
-            pc = caller.pc
+            caller_regs, how, interrupted = step
+            pc = caller_regs[RA]
             if pc == 0:
                 trace.stop_reason = StopReason.PC_ZERO
                 break
-            new = caller.registers.get(RSP)
+            new = caller_regs.get(RSP)
             key = (pc, new)
             if key in seen:
                 trace.stop_reason = StopReason.LOOP
@@ -156,17 +167,17 @@ class Unwinder:
             # Across a signal frame the stack may switch (sigaltstack); elsewhere it must grow. A
             # frame stopped at any instruction (frame 0, interrupted) may already have popped its
             # return address into a register (__vfork: pop %rdi; syscall): its caller's rsp is its own.
-            if not frame.signal_frame and not caller.interrupted:
+            if not frame.signal_frame and not interrupted:
                 old = frame.registers.get(RSP)
                 if old is not None and new is not None and (
                         new < old or new == old and frame.index and not frame.interrupted):
                     trace.stop_reason = StopReason.CFA_NOT_INCREASING
                     trace.stop_detail = f"rsp {old:#x} -> {new:#x}"
                     break
-            trace.frames.append(caller)
-            frame = caller
-            if memo is not None and memo.take(trace, seen, max_frames):
+            if memo is not None and memo.take(trace, pc, caller_regs, how, interrupted, seen, max_frames):
                 break
+            frame = self._frame(frame.index + 1, caller_regs, how, interrupted=interrupted)
+            trace.frames.append(frame)
         if memo is not None:
             memo.end(trace)
         return trace
@@ -178,7 +189,11 @@ class Unwinder:
     # -- one step ---------------------------------------------------------------------------------
 
     def _step(self, frame: Frame, method: str, read: ReadMemory, budget: Budget, read_word: ReadWord,
-              locate: Locate | None) -> Frame | tuple[StopReason, str]:
+              locate: Locate | None) -> tuple[dict[int, int], str, bool] | tuple[StopReason, str]:
+        """The caller's ``(registers, method, interrupted)``, or ``(stop reason, detail)``.
+
+        The caller's Frame is built by the loop, after the memo had its chance to make it unnecessary.
+        """
         lookup = frame.pc if frame.index == 0 or frame.interrupted else frame.pc - 1  # frame.lookup_pc
         if method == "dwarf":
             hit = self._plans.get(lookup)
@@ -200,7 +215,7 @@ class Unwinder:
                                            f"{fde.section} FDE at {fde.offset:#x}")
             except MemoryReadError as e:
                 return StopReason.STACK_COPY_END if isinstance(e, StackCopyEnd) else StopReason.MEMORY, str(e)
-            except RegisterUnavailable as e:
+            except _expr().RegisterUnavailable as e:  # (evaluated only when an exception gets here)
                 return StopReason.REGISTER, str(e)
             except (ExpressionError, CFIError) as e:
                 return StopReason.CFI_ERROR, str(e)
@@ -215,7 +230,7 @@ class Unwinder:
                 return StopReason.OUTERMOST, ""
             if RA not in regs:
                 return StopReason.REGISTER, "the return address could not be recovered"
-            return self._frame(frame.index + 1, regs, "dwarf", interrupted=signal_frame)
+            return regs, "dwarf", signal_frame
         # No CFI here: the frame-pointer chain, marked as such.
         try:
             cfa, regs, interrupted = fp.step(frame.registers, read, self._is_marker)
@@ -230,7 +245,7 @@ class Unwinder:
             frame.signal_frame = True  # it returns into a pt_regs marker: the next frame was interrupted
         else:
             frame.cfa = cfa
-        return self._frame(frame.index + 1, regs, "fp", interrupted=interrupted)
+        return regs, "fp", interrupted
 
     def _plan_for(self, lookup: int, budget: Budget) -> tuple[Module | None, Plan | None]:
         """The module and compiled row for ``lookup`` (cached; BudgetExceeded propagates, nothing cached)."""
@@ -244,7 +259,15 @@ class Unwinder:
     def _frame(self, index: int, regs: dict[int, int], method: str, *, interrupted: bool) -> Frame:
         pc = regs[RA]
         frame = Frame(index, pc, None, regs, method, interrupted=interrupted)
-        self._symbolize(frame, pc if index == 0 or interrupted else pc - 1)  # frame.lookup_pc
+        address = pc if index == 0 or interrupted else pc - 1  # frame.lookup_pc
+        hit = self._names.get(address)
+        if hit is None:
+            self._symbolize(frame, address)
+        else:  # _symbolize's cached case, inline: nearly every frame of a profile
+            frame.module = hit[0]
+            if hit[1] is not None:
+                frame.function = frame.linkage_name = hit[1]
+                frame.offset = pc - hit[2]
         return frame
 
     def _symbolize(self, frame: Frame, address: int) -> None:

@@ -10,12 +10,15 @@ block (see docs/seed-scenario.md).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from ..arch.x86_64 import PT_REGS_SIZE, PT_REGS_SLOTS, RA, RBP, REGNO, RSP
 from ..errors import MemoryReadError
 
-ReadMemory = Callable[[int, int], bytes]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Callable
+
+    ReadMemory = Callable[[int, int], bytes]
 
 _PT_REGS = struct.Struct(f"<{len(PT_REGS_SLOTS)}Q")
 #: DWARF register number for each pt_regs slot that is a GPR or rip.

@@ -2,17 +2,109 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 from ..arch.x86_64 import FRAME_REGISTERS, REGNO
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from enum import Enum as _StrEnum
+
     from ..modules import Module
     from ..targets.base import ThreadInfo
+else:
+    # ``import enum`` costs ~2 ms of every start-up that walks a stack (perf, unwind), for this one
+    # class. mypy reads a real str-Enum; at run time StopReason is built by this stand-in, which
+    # gives its members what Enum gives a str-Enum's: str equality and hash, ``name``, ``value``,
+    # repr, str and format, lookup by value and by name, iteration in definition order, pickling
+    # and copying to the same member, and no reassignment.
+
+    #: What a member takes from _StrEnum although str comes first among its bases (as Enum's do).
+    _MEMBER_METHODS = ("name", "value", "__repr__", "__str__", "__format__", "__reduce_ex__", "__copy__",
+                       "__deepcopy__")
+
+    class _StrEnumType(type):
+        def __new__(mcls, name, bases, ns):
+            members = {k: v for k, v in ns.items() if not k.startswith("_") and isinstance(v, str)}
+            ns = {k: v for k, v in ns.items() if k not in members}
+            for base in bases:
+                if isinstance(base, _StrEnumType):
+                    for key in _MEMBER_METHODS:
+                        ns.setdefault(key, base.__dict__[key])
+            cls = super().__new__(mcls, name, bases, ns)
+            cls._member_map_, cls._value2member_map_ = {}, {}
+            for key, value in members.items():
+                member = str.__new__(cls, value)
+                member._name_, member._value_ = key, value
+                cls._member_map_[key] = cls._value2member_map_[value] = member
+                type.__setattr__(cls, key, member)
+            cls._member_names_ = list(cls._member_map_)
+            return cls
+
+        def __call__(cls, value):
+            try:
+                return cls._value2member_map_[value]
+            except (KeyError, TypeError):
+                raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
+
+        def __getitem__(cls, name):
+            return cls._member_map_[name]
+
+        def __iter__(cls):
+            return iter(list(cls._member_map_.values()))
+
+        def __reversed__(cls):
+            return reversed(list(cls._member_map_.values()))
+
+        def __len__(cls):
+            return len(cls._member_map_)
+
+        def __contains__(cls, item):  # (as Python 3.12 has it: a member, or a member's value)
+            return isinstance(item, cls) or item in cls._value2member_map_
+
+        def __bool__(cls):
+            return True
+
+        def __setattr__(cls, name, value):
+            if name in cls.__dict__.get("_member_map_", ()):
+                raise AttributeError(f"cannot reassign member {name!r}")
+            super().__setattr__(name, value)
+
+        @property
+        def __members__(cls):
+            from types import MappingProxyType
+
+            return MappingProxyType(cls._member_map_)
+
+    class _StrEnum(metaclass=_StrEnumType):
+        __slots__ = ()
+
+        @property
+        def name(self):
+            return self._name_
+
+        @property
+        def value(self):
+            return self._value_
+
+        def __repr__(self):
+            return f"<{type(self).__name__}.{self._name_}: {self._value_!r}>"
+
+        def __str__(self):
+            return f"{type(self).__name__}.{self._name_}"
+
+        def __format__(self, spec):
+            return str.__format__(str(self), spec)
+
+        def __reduce_ex__(self, protocol):
+            return type(self), (self._value_,)
+
+        def __copy__(self):
+            return self
+
+        def __deepcopy__(self, memo):
+            return self
 
 
-class StopReason(str, Enum):
+class StopReason(str, _StrEnum):
     """Why a walk ended. Only OUTERMOST is a complete, natural end."""
 
     OUTERMOST = "outermost"  #: the return address is undefined (_start, clone3): the end of the stack
@@ -51,6 +143,10 @@ _DESCRIPTIONS = {
     StopReason.BUDGET: "a work budget ran out",
     StopReason.PERF_CALLCHAIN: "no user stack in the sample: perf's own callchain",
 }
+
+
+#: (name, DWARF number) of every GPR and rip, in FRAME_REGISTERS order.
+_NAMED_REGISTERS = tuple((name, REGNO[name]) for name in FRAME_REGISTERS)
 
 
 class Frame:
@@ -124,7 +220,8 @@ class Frame:
 
     def registers_by_name(self) -> dict[str, int | None]:
         """Every GPR and rip by name, None where unknown."""
-        return {name: self.registers.get(REGNO[name]) for name in FRAME_REGISTERS}
+        get = self.registers.get
+        return {name: get(regno) for name, regno in _NAMED_REGISTERS}
 
     def source(self) -> tuple[str, int] | None:
         """(file, line) in this frame's own function at its pc (pc - 1 for a return address).
@@ -181,8 +278,11 @@ class StackTrace:
         """
         if self.stop_reason is not StopReason.OUTERMOST:
             return False
-        return all(f.method in ("initial", "dwarf") or (f.method == "fp" and f.interrupted)
-                   for f in self.frames)
+        for f in self.frames:  # (a loop, not all() over a generator: asked of every perf --json record)
+            method = f.method
+            if method != "dwarf" and method != "initial" and not (method == "fp" and f.interrupted):
+                return False
+        return True
 
     @property
     def complete(self) -> bool:

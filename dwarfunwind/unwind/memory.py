@@ -13,19 +13,19 @@ not the instance.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from ..errors import MemoryReadError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs ~5 ms of start-up
     import mmap
+    from collections.abc import Callable
 
     from ..targets.base import Target
 
-ReadWord = Callable[[int], int]
-#: ``locate(address, size)`` -> ``(buffer, offset)`` holding those bytes, or None.
-Locate = Callable[[int, int], "tuple[bytes | mmap.mmap, int] | None"]
+    ReadWord = Callable[[int], int]
+    #: ``locate(address, size)`` -> ``(buffer, offset)`` holding those bytes, or None.
+    Locate = Callable[[int, int], "tuple[bytes | mmap.mmap, int] | None"]
 
 PAGE_SIZE = 4096
 #: A walk touches a few pages per thread; past this many the cache starts again (bounded memory).
