@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,25 @@ def kernel_core(directory: Path, argv: list, timeout: float = 60) -> Path:
     if not core.exists():
         pytest.skip("the kernel wrote no core here (core_pattern is not 'core')")
     return core
+
+
+def wait_in_syscall(pid: int, number: int, timeout: float = 30) -> None:
+    """Wait until process ``pid`` sleeps in system call ``number`` (``/proc/PID/syscall``): a program
+    that printed "ready" may still be inside write() when the test looks at its stack."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/syscall") as f:
+                if f.read().split(" ", 1)[0] == str(number):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.01)
+    pytest.fail(f"pid {pid} did not reach system call {number} in {timeout} s")
+
+
+#: x86-64 system call numbers the tests' programs wait in.
+SYS_PAUSE = 34
 
 
 def load_corpus_builder():

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, kernel_core, which
+from conftest import ROOT, SYS_PAUSE, kernel_core, wait_in_syscall, which
 
 from dwarfunwind import Program
 
@@ -86,6 +86,7 @@ def test_live_process_whose_executable_is_gone(tmp_path, how):
     proc = subprocess.Popen([exe], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        wait_in_syscall(proc.pid, SYS_PAUSE)
         core = tmp_path / "core"
         subprocess.run([which("gdb"), "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
                        capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
@@ -145,6 +146,7 @@ def test_live_process_in_another_mount_namespace(tmp_path):
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        wait_in_syscall(proc.pid, SYS_PAUSE)
         core = tmp_path / "core"
         subprocess.run([which("gdb"), "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
                        capture_output=True, timeout=120, stdin=subprocess.DEVNULL)

@@ -11,7 +11,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import which
+from conftest import SYS_PAUSE, wait_in_syscall, which
 
 from dwarfunwind import Program
 from dwarfunwind.symbolize.perfmap import PerfMap
@@ -56,6 +56,7 @@ def running(jit_program):
     perf_map = f"/tmp/perf-{proc.pid}.map"
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        wait_in_syscall(proc.pid, SYS_PAUSE)
         yield proc, perf_map
         assert proc.poll() is None, "the process must be left running"
     finally:
