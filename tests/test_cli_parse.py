@@ -191,7 +191,7 @@ def test_the_cfi_and_unwind_paths_import_no_argparse_typing_enum_re_or_json(corp
     builder, out = corpus
     # C++ names are demangled by c++filt in a bounded child (symbolize/demangle.py; a hostile name
     # must not cost the walk its memory), so only that core may import what starting a child needs.
-    child = {"subprocess", "shutil", "re", "locale"}
+    child = {"subprocess", "shutil", "re", "locale", "enum"}  # (subprocess imports signal, and signal enum)
     for name, allowed in (("c_threads", set()), ("cxx_throw", child)):
         mods = imported("unwind", str(builder.artifacts(name, out)["core"]))
         assert "dwarfunwind.targets.core" in mods
