@@ -48,6 +48,8 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     ns = s.time  # seconds.microseconds, as perf script prints the time
     when = f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 1000:06d}" if ns is not None else "-"
     head = f"{who}{when}: {s.period if s.period is not None else '':>10} {s.attr.name}: "
+    if u.kernel:  # above the user frames, as perf script prints them
+        head += "".join([kernel_line(pc, name, off) for pc, name, off in u.kernel])
     tr = u.trace
     frames = tr.frames
     if not frames:
@@ -78,6 +80,12 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     return f"{head}\n{first}{rest}\n\n"
 
 
+def kernel_line(pc: int, name: str | None, offset: int) -> str:
+    """A kernel frame's line in ``perf script``'s output."""
+    sym = (f"{name}+{offset:#x}" if offset else name) if name is not None else "[unknown]"
+    return f"\n\t{pc:>16x} {sym} ([kernel.kallsyms])"
+
+
 def _stop_line(tr: StackTrace) -> str:
     if tr.stop_reason.value in ("outermost", "stack-copy-end", "perf-callchain"):
         return ""
@@ -95,7 +103,12 @@ def sample_to_dict(u: UnwoundSample, *, source: bool = False) -> dict[str, Any]:
         "event": s.attr.name,
         "frames": [frame_to_dict(f, source=source) for f in tr.frames],
         "stop_reason": tr.stop_reason.value, "stop_detail": tr.stop_detail, "reliable": tr.reliable,
+        "kernel_frames": _kernel_dicts(u),
     }
+
+
+def _kernel_dicts(u: UnwoundSample) -> list[dict[str, Any]]:
+    return [{"pc": pc, "function": name, "offset": off if name is not None else None} for pc, name, off in u.kernel]
 
 
 def document_head(path: str) -> str:
@@ -147,7 +160,8 @@ def sample_json(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     s, tr = u.sample, u.trace
     head = _compact({"time": s.time, "pid": s.pid, "tid": s.tid, "cpu": s.cpu, "period": s.period,
                      "comm": u.comm, "event": s.attr.name})
-    tail = _compact({"stop_reason": tr.stop_reason.value, "stop_detail": tr.stop_detail, "reliable": tr.reliable})
+    tail = _compact({"stop_reason": tr.stop_reason.value, "stop_detail": tr.stop_detail, "reliable": tr.reliable,
+                     "kernel_frames": _kernel_dicts(u)})
     return f'{head[:-1]},"frames":[{_compact(frame_to_dict(frames[0]))}{callers}],{tail[1:]}'
 
 
@@ -173,8 +187,10 @@ def add_folded(u: UnwoundSample, counts: Counter[str], known: dict[object, str] 
     one file, by the first caller, as :func:`sample_text` does."""
     frames = u.trace.frames
     head = (u.comm or str(u.sample.pid)).replace(";", ":")
-    if len(frames) < 2 or known is None:
+    if len(frames) < 2 or known is None or u.kernel:
         names = [frame_name(f).replace(";", ":") for f in reversed(frames)]
+        # Kernel frames above the user ones (the leaf end), as stackcollapse-perf.pl puts them.
+        names += [(name or "[unknown]").replace(";", ":") for _, name, _ in reversed(u.kernel)]
         counts[";".join([head, *names])] += 1
         return
     key = (frames[1], len(frames))

@@ -14,6 +14,7 @@ from ..modules import Module, ModuleMap
 from ..targets.base import Mapping, ThreadInfo
 from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from ..unwind.frame import StackTrace, StopReason
+from .kernel import PERF_CONTEXT_KERNEL, KernelSymbols, kernel_pcs, load_kernel_symbols
 from .memo import SuffixMemo
 from .reader import Comm, Fork, Mmap, PerfData, Sample
 from .target import FileCache, ProcessTarget, vdso_image
@@ -36,17 +37,25 @@ def _demangle(frames: list[Frame]) -> None:
         annotate_frames(frames)
 
 
+#: The kernel frames of a sample taken in user space.
+_NO_KERNEL: list[tuple[int, str | None, int]] = []
+
+
 class UnwoundSample:
     """A sample and its walk: ``trace.frames`` from the sampled pc outwards."""
 
-    __slots__ = ("sample", "comm", "trace", "index")
+    __slots__ = ("sample", "comm", "trace", "index", "kernel")
 
-    def __init__(self, sample: Sample, comm: str | None, trace: StackTrace, index: int = 0) -> None:
+    def __init__(self, sample: Sample, comm: str | None, trace: StackTrace, index: int = 0,
+                 kernel: list[tuple[int, str | None, int]] | None = None) -> None:
         self.sample = sample
         self.comm = comm
         self.trace = trace
         #: Position among all samples of the file in delivery (time) order, selected or not.
         self.index = index
+        #: A sample taken in the kernel: the kernel's callchain, innermost first, as
+        #: ``(address, name or None, offset in the function)`` (dwarfunwind/perf/kernel.py).
+        self.kernel = kernel if kernel is not None else _NO_KERNEL
 
     def __repr__(self) -> str:
         s = self.sample
@@ -122,6 +131,11 @@ class PerfUnwinder:
         self._nbuild = len(data.build_ids)
         self._problems: list[str] = []
         self._seen: set[str] = set()
+        #: kallsyms once a sample had kernel frames (False: not usable, said once), and what to add to a
+        #: recorded kernel address to look it up there (KASLR: _text now minus _text when recorded).
+        self._kernel_symbols: KernelSymbols | bool | None = None
+        self._kernel_delta = 0
+        self._kernel_text: int | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -171,8 +185,12 @@ class PerfUnwinder:
                 p = processes.get(pid) or self._process(pid)
                 if comms is not None and p.comm not in comms:
                     continue
-                yield UnwoundSample(rec, p.comm, self._unwind(p, rec), index)
+                chain = rec.callchain
+                yield UnwoundSample(rec, p.comm, self._unwind(p, rec), index,
+                                    self._kernel_frames(chain) if chain and chain[0] == PERF_CONTEXT_KERNEL else None)
             elif isinstance(rec, Mmap):
+                if rec.path.startswith("[kernel.kallsyms]"):  # "[kernel.kallsyms]_text": pgoff is _text
+                    self._kernel_text = rec.pgoff
                 p = self._process(rec.pid)
                 if self._nbuild != len(self.data.build_ids):  # pipe mode: build-ids arrive as records
                     self._nbuild = len(self.data.build_ids)
@@ -239,6 +257,21 @@ class PerfUnwinder:
             if new:
                 _demangle(new)
         return trace
+
+    def _kernel_frames(self, callchain: list[int]) -> list[tuple[int, str | None, int]]:
+        """The kernel part of a callchain, named from kallsyms when this machine runs the recorded kernel."""
+        if self._kernel_symbols is None:
+            symbols, self._kernel_delta, why = load_kernel_symbols(self._build_ids.get("[kernel.kallsyms]"),
+                                                                   self._kernel_text)
+            self._kernel_symbols = symbols if symbols is not None else False
+            if why is not None:
+                self._problem(why)
+        table, delta = self._kernel_symbols, self._kernel_delta
+        out: list[tuple[int, str | None, int]] = []
+        for pc in kernel_pcs(callchain):
+            hit = table.lookup(pc + delta) if isinstance(table, KernelSymbols) else None
+            out.append((pc, hit[0], hit[1]) if hit is not None else (pc, None, 0))
+        return out
 
     def _unwalked(self, unwinder: Unwinder, thread: ThreadInfo, sample: Sample) -> StackTrace:
         """A sample without user registers: perf's callchain (``perf record -g``) or its ip, as perf script shows."""
