@@ -15,27 +15,39 @@ from conftest import missing, which
 from test_perf_script import perf_script_chains
 
 from dwarfunwind.perf.kernel import load_kernel_symbols, running_build_id
+from dwarfunwind.perf.output import sample_text
 from dwarfunwind.perf.reader import PerfData
 from dwarfunwind.perf.session import PerfUnwinder
 
 
-@pytest.fixture(scope="module")
-def kernel_recording(tmp_path_factory):
+def record(out, *argv: str):
     if os.geteuid() != 0:
         pytest.skip("kernel samples and kallsyms addresses need root (perf_event_paranoid, kptr_restrict)")
-    out = tmp_path_factory.mktemp("perfk") / "k.data"
     r = subprocess.run([which("perf"), "record", "-q", "-F", "999", "-e", "cpu-clock", "--call-graph", "dwarf",
-                        "-o", str(out), "--", which("dd"), "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1500"],
-                       capture_output=True, text=True, timeout=120)
+                        "-o", str(out), *argv], capture_output=True, text=True, timeout=120)
     if r.returncode != 0 or not out.exists():
         missing(f"perf cannot record kernel samples here: {r.stderr.strip()[-300:]}")
     return out
 
 
-def test_kernel_frames_are_perf_scripts(kernel_recording):
-    theirs = perf_script_chains(kernel_recording)
+@pytest.fixture(scope="module")
+def kernel_recording(tmp_path_factory):
+    out = tmp_path_factory.mktemp("perfk") / "k.data"
+    return record(out, "--", which("dd"), "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1500")
+
+
+@pytest.fixture(scope="module")
+def system_recording(tmp_path_factory):
+    """Every CPU for a moment (-a): mostly the idle task (pid 0) and kernel threads, kernel frames only."""
+    return record(tmp_path_factory.mktemp("perfa") / "a.data", "-a", "--", which("sleep"), "0.3")
+
+
+@pytest.mark.parametrize("which_recording", ["kernel_recording", "system_recording"])
+def test_kernel_frames_are_perf_scripts(request, which_recording):
+    recording = request.getfixturevalue(which_recording)
+    theirs = perf_script_chains(recording)
     with_kernel = 0
-    with PerfData.open(str(kernel_recording)) as data:
+    with PerfData.open(str(recording)) as data:
         pu = PerfUnwinder(data)
         for u in pu.samples():
             t = u.sample.time
@@ -43,6 +55,10 @@ def test_kernel_frames_are_perf_scripts(kernel_recording):
             want = [(a, sym) for a, sym, dso in chain if dso == "[kernel.kallsyms]"]
             assert [(pc, name) for pc, name, _ in u.kernel] == want
             with_kernel += bool(want)
+            if u.sample.pid == 0:  # the idle task: named as perf names it, and only kernel frames
+                assert u.comm == "swapper" and not u.trace.frames
+                text = sample_text(u)
+                assert text.startswith("swapper ") and "[stop" not in text, text
         problems = pu.problems
         pu.close()
     assert with_kernel >= 20, with_kernel  # dd spends most of its time in read_zero

@@ -53,7 +53,7 @@ def sample_text(u: UnwoundSample, known: dict[object, str] | None = None) -> str
     tr = u.trace
     frames = tr.frames
     if not frames:
-        stop = _stop_line(tr)
+        stop = _stop_line(tr) if not u.kernel else ""  # a kernel thread's sample: its kernel frames say it all
         return f"{head}\n{stop}\n\n" if stop else f"{head}\n\n"
     # The sample's own frame is a new object in every sample, but at a pc seen before, mostly: its
     # line is remembered by what it shows.

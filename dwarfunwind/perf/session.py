@@ -168,7 +168,8 @@ class PerfUnwinder:
         if p is None:
             if len(self._processes) >= MAX_PROCESSES:
                 self._processes.pop(next(iter(self._processes)))
-            p = _Process(ProcessTarget(pid, f"{self.data.name} pid {pid}", self.files), None)
+            # pid 0 is the idle task: no COMM record names it, and perf script calls it swapper.
+            p = _Process(ProcessTarget(pid, f"{self.data.name} pid {pid}", self.files), "swapper" if pid == 0 else None)
             self._processes[pid] = p
         return p
 
