@@ -34,33 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runner import PY, Command, export_revision, interleave, interpreter_setup, machine, python_env, table  # noqa: E402
 
-PROGRAM = r"""
-#include <stdlib.h>
-#include <time.h>
-volatile unsigned long sink;
-__attribute__((noipa)) unsigned long work(unsigned long n) {
-    unsigned long s = 0;
-    for (unsigned long i = 0; i < n; i++) s += (i * i) ^ (s >> 3);
-    return s;
-}
-__attribute__((noipa)) unsigned long rec(int d, unsigned long n) {
-    if (d == 0) return work(n);
-    unsigned long r = rec(d - 1, n);
-    sink += r;
-    return r ^ (unsigned long)d;
-}
-int main(int argc, char **argv) {
-    double seconds = argc > 1 ? strtod(argv[1], 0) : 1.0;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-    do {
-        sink += rec(21, 200000);
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    } while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
-    return 0;
-}
-"""
-
 
 def warm(path: str, repeats: int = 3, memo: bool = True) -> tuple[int, int, float]:
     """(samples, frames, best seconds) of unwinding every sample in-process (imports done, files cached)."""
@@ -131,9 +104,9 @@ def main() -> int:
     args = ap.parse_args()
     d = args.keep or Path(tempfile.mkdtemp(prefix="dwarfunwind-bench-perf-"))
     d.mkdir(parents=True, exist_ok=True)
-    (d / "prof.c").write_text(PROGRAM)
-    subprocess.run(["gcc", "-O2", "-g", "-fomit-frame-pointer", "-o", str(d / "prof"), str(d / "prof.c")],
-                   check=True)
+    # A 21-level recursion under main: ~25 frames a sample.
+    subprocess.run(["gcc", "-O2", "-g", "-fomit-frame-pointer", "-DDEPTH=21", "-DWORK=200000", "-o", str(d / "prof"),
+                    str(REPO / "corpora" / "perf_recursion.c")], check=True)
     data = d / "prof.data"
     subprocess.run(["perf", "record", "-q", "-F", "999", "-e", "cpu-clock:u", "--call-graph", "dwarf", "-o",
                     str(data), "--", str(d / "prof"), str(args.seconds)], check=True)

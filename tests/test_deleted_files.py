@@ -70,6 +70,21 @@ def gdb_frames(exe: str, core) -> list[tuple[int, str | None]]:
     return [(f["pc"], f["function"]) for f in thread["frames"]]
 
 
+def live_gdb_frames(proc: subprocess.Popen, exe: str, directory) -> list[tuple[int, str | None]]:
+    """gdb's frames of the running program (once it waits in pause()), from a core gcore writes
+    while the file is still at its path; gdb is given ``exe``. The process runs on."""
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    wait_in_syscall(proc.pid, SYS_PAUSE)
+    core = directory / "core"
+    subprocess.run([which("gdb"), "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
+                   capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    if not core.exists():
+        pytest.fail("gdb could not write a core of the running program")
+    theirs = gdb_frames(exe, core)
+    assert [f for _, f in theirs[1:3]] == ["inner", "outer"], theirs  # the oracle itself
+    return theirs
+
+
 def same_frames(trace, theirs: list[tuple[int, str | None]], exe: str) -> None:
     """Our frames are gdb's, pc for pc, and named as gdb names them in ``exe`` (elsewhere gdb's names
     come from libc's debug info, ``__libc_pause`` for our symbol table's ``pause``)."""
@@ -85,15 +100,7 @@ def test_live_process_whose_executable_is_gone(tmp_path, how):
     exe = build(tmp_path, "victim")
     proc = subprocess.Popen([exe], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-        wait_in_syscall(proc.pid, SYS_PAUSE)
-        core = tmp_path / "core"
-        subprocess.run([which("gdb"), "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
-        if not core.exists():
-            pytest.fail("gdb could not write a core of the running program")
-        theirs = gdb_frames(exe, core)
-        assert [f for _, f in theirs[1:3]] == ["inner", "outer"], theirs  # the oracle itself
+        theirs = live_gdb_frames(proc, exe, tmp_path)
         if how == "unlinked":
             os.unlink(exe)
         else:  # a package upgrade: another build renamed over the path (its build-id and names differ)
@@ -145,15 +152,7 @@ def test_live_process_in_another_mount_namespace(tmp_path):
                              f"mount --bind {real} {shown} && exec {shown}"],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-        wait_in_syscall(proc.pid, SYS_PAUSE)
-        core = tmp_path / "core"
-        subprocess.run([which("gdb"), "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
-        if not core.exists():
-            pytest.fail("gdb could not write a core of the running program")
-        theirs = gdb_frames(real, core)  # gdb told which file the process really runs
-        assert [f for _, f in theirs[1:3]] == ["inner", "outer"], theirs
+        theirs = live_gdb_frames(proc, real, tmp_path)  # gdb told which file the process really runs
         with Program.from_pid(proc.pid) as program:
             (trace,) = program.stack_traces()
             same_frames(trace, theirs, shown)

@@ -13,45 +13,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import missing, which
+from conftest import ROOT, missing, which
 from test_perf_script import perf_script_chains
 
 from dwarfunwind.perf.reader import PerfData
 from dwarfunwind.perf.session import PerfUnwinder
 
-PROGRAM = r"""
-#include <time.h>
-volatile unsigned long sink;
-__attribute__((noipa)) unsigned long work(unsigned long n) {
-    unsigned long s = 0;
-    for (unsigned long i = 0; i < n; i++) s += (i * i) ^ (s >> 3);
-    return s;
-}
-__attribute__((noipa)) unsigned long rec(int d, unsigned long n) {
-    if (d == 0) return work(n);
-    unsigned long r = rec(d - 1, n);
-    sink += r;
-    return r ^ (unsigned long)d;
-}
-int main(void) {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-    do {
-        sink += rec(8, 20000);
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 200000000L);
-    return 0;
-}
-"""
-
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("perfcc")
-    (d / "fp.c").write_text(PROGRAM)
     # Frame pointers: the kernel's callchain walks them (without, perf -g gives one frame a sample).
-    subprocess.run([which("gcc"), "-O2", "-g", "-fno-omit-frame-pointer", "-o", str(d / "fp"), str(d / "fp.c")],
-                   check=True)
+    subprocess.run([which("gcc"), "-O2", "-g", "-fno-omit-frame-pointer", "-DDEPTH=8", "-o", str(d / "fp"),
+                    str(ROOT / "corpora" / "perf_recursion.c")], check=True)
     return d / "fp"
 
 

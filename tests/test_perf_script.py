@@ -44,39 +44,6 @@ from dwarfunwind import Program
 from dwarfunwind.perf.reader import PerfData
 from dwarfunwind.perf.session import PerfUnwinder
 
-C_RECURSION = r"""
-#include <signal.h>
-#include <sys/time.h>
-#include <time.h>
-volatile unsigned long sink;
-__attribute__((noipa)) unsigned long work(unsigned long n) {
-    unsigned long s = 0;
-    for (unsigned long i = 0; i < n; i++) s += (i * i) ^ (s >> 3);
-    return s;
-}
-__attribute__((noipa)) unsigned long rec(int d, unsigned long n) {
-    if (d == 0) return work(n);
-    unsigned long r = rec(d - 1, n);
-    sink += r;
-    return r ^ (unsigned long)d;
-}
-static void handler(int sig) { (void)sig; sink += rec(5, 1000000); }
-int main(void) {
-    struct sigaction sa = {0};
-    sa.sa_handler = handler;
-    sigaction(SIGPROF, &sa, 0);
-    struct itimerval it = {{0, 3000}, {0, 3000}};
-    setitimer(ITIMER_PROF, &it, 0);
-    struct timespec t0, t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-    do {
-        sink += rec(40, 20000);
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 300000000L);
-    return 0;
-}
-"""
-
 CXX_TEMPLATES = r"""
 #include <algorithm>
 #include <ctime>
@@ -137,9 +104,9 @@ def recordings(tmp_path_factory) -> dict[str, Path]:
     which("perf")
     gcc, gxx = which("gcc"), which("g++")
     d = tmp_path_factory.mktemp("perf")
-    (d / "rec.c").write_text(C_RECURSION)
     (d / "tmpl.cc").write_text(CXX_TEMPLATES)
-    subprocess.run([gcc, "-O2", "-g", "-fomit-frame-pointer", "-o", str(d / "rec"), str(d / "rec.c")], check=True)
+    subprocess.run([gcc, "-O2", "-g", "-fomit-frame-pointer", "-DSIGPROF_HANDLER", "-o", str(d / "rec"),
+                    str(ROOT / "corpora" / "perf_recursion.c")], check=True)
     subprocess.run([gxx, "-O2", "-g", "-fomit-frame-pointer", "-o", str(d / "tmpl"), str(d / "tmpl.cc")],
                    check=True)
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable

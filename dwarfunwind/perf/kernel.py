@@ -13,6 +13,7 @@ frames keep their addresses without names and one line says why.
 from __future__ import annotations
 
 import bisect
+import itertools
 
 from ..elf.reader import parse_notes
 from ..errors import DwarfUnwindError
@@ -91,11 +92,7 @@ def load_kernel_symbols(recorded_build_id: bytes | None, recorded_text: int | No
                          f"{recorded_build_id.hex()}, this machine runs {running.hex()}")
     try:
         with open(kallsyms, encoding="utf-8", errors="replace") as f:
-            lines = []
-            for n, line in enumerate(f):
-                if n >= MAX_KALLSYMS_LINES:
-                    break
-                lines.append(line)
+            lines = list(itertools.islice(f, MAX_KALLSYMS_LINES))
     except OSError as e:
         return None, 0, f"kernel frames are not named: {kallsyms}: {e.strerror or e}"
     symbols = KernelSymbols.parse(lines)
