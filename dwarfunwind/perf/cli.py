@@ -46,6 +46,7 @@ class _Progress:
         self.on = sys.stderr.isatty() and total > 0
         self.total = total
         self.last = -1
+        self.drawn = 0  # the sample count last drawn
 
     def update(self, done: int, samples: int) -> None:
         if not self.on:
@@ -53,12 +54,20 @@ class _Progress:
         pct = min(100, 100 * done // self.total)
         if pct > self.last:  # samples come in time order, not file order: never step back
             self.last = pct
-            bar = "#" * (pct * 30 // 100)
-            sys.stderr.write(f"\rperf: [{bar:<30}] {pct:3d}% {samples} samples")
-            sys.stderr.flush()
+            self._draw(pct, samples)
 
-    def end(self) -> None:
+    def _draw(self, pct: int, samples: int) -> None:
+        self.drawn = samples
+        bar = "#" * (pct * 30 // 100)
+        sys.stderr.write(f"\rperf: [{bar:<30}] {pct:3d}% {samples} samples")
+        sys.stderr.flush()
+
+    def end(self, samples: int) -> None:
         if self.on and self.last >= 0:
+            # The final count, once: a round's samples are sorted by time, so the file offset (the
+            # bar) may reach its last percent long before the last sample of the round.
+            if samples != self.drawn:
+                self._draw(self.last, samples)
             sys.stderr.write("\r" + " " * 60 + "\r")
             sys.stderr.flush()
 
@@ -123,7 +132,7 @@ def cmd_perf(args: Args) -> int:
     except DwarfUnwindError as e:
         error = str(e)
     finally:
-        progress.end()
+        progress.end(count)
     problems = unwinder.problems
     if args.json:
         write(document_tail(problems, error) + "\n")
