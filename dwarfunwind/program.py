@@ -168,11 +168,7 @@ class Program:
         if perf_map is None:
             return
         for f in frames:
-            address = f.lookup_pc
-            hit = perf_map.lookup(address)
-            if hit is not None:
-                f.function = f.linkage_name = hit[0]
-                f.offset = f.pc - (address - hit[1])
+            perf_map.name(f)
 
     def stack_trace(self, tid: int | None = None, *, method: str = "dwarf",
                     max_frames: int = DEFAULT_MAX_FRAMES, inline: bool = False,

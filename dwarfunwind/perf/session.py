@@ -23,6 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Iterable, Iterator
 
+    from ..symbolize.perfmap import PerfMap
     from ..unwind.frame import Frame
 
 #: At most this many processes are tracked at once (a corrupt stream could fork forever).
@@ -36,6 +37,9 @@ def _demangle(frames: list[Frame]) -> None:
 
         annotate_frames(frames)
 
+
+#: What perf records as the path of anonymous memory (is_anon_memory, is_no_dso_memory): no file to open.
+_ANONYMOUS = ("//anon", "/anon_hugepage", "/dev/zero", "/SYSV")
 
 #: The kernel frames of a sample taken in user space.
 _NO_KERNEL: list[tuple[int, str | None, int]] = []
@@ -136,6 +140,8 @@ class PerfUnwinder:
         self._kernel_symbols: KernelSymbols | bool | None = None
         self._kernel_delta = 0
         self._kernel_text: int | None = None
+        #: pid -> its JIT's perf map (None: none), read when a frame first lands outside every module.
+        self._jit_maps: dict[int, PerfMap | None] = {}
 
     @property
     def problems(self) -> list[str]:
@@ -239,25 +245,43 @@ class PerfUnwinder:
             budget.expression_steps = budget.cfi_work = 0
             trace = unwinder.unwind_thread(target.thread, max_frames=self.max_frames, budget=budget,
                                            memo=p.memo if self.memo else None)
+            taken = p.memo.taken_at if self.memo else None
         else:
             trace = self._unwalked(unwinder, target.thread, sample)
-            if self.demangle:
-                _demangle([f for f in trace.frames
-                           if f.linkage_name is not None and f.linkage_name[:2] in ("_Z", "_R")])
-            return trace
-        if self.demangle:
-            # As unwind does it; demangle_all remembers every name, so a child runs only for new ones.
-            # Frames taken from the memo were demangled when first seen; C names need no demangler.
-            taken = p.memo.taken_at if self.memo else None
-            frames = trace.frames
-            new = []
-            for i in range(len(frames) if taken is None else taken):  # (usually 1: no comprehension call)
-                name = frames[i].linkage_name
-                if name is not None and name[:2] in ("_Z", "_R"):
-                    new.append(frames[i])
-            if new:
-                _demangle(new)
+            taken = None
+        # Names for the new frames (frames taken from the memo got theirs when first seen): C++ and
+        # Rust ones demangled, as unwind does it (demangle_all remembers every name, so a child runs
+        # only for new ones), and frames in a JIT's anonymous code named from its perf map.
+        frames = trace.frames
+        new = []
+        for i in range(len(frames) if taken is None else taken):  # (usually 1: no comprehension call)
+            f = frames[i]
+            name = f.linkage_name
+            if name is None:
+                if f.module is None:
+                    self._name_jit(sample.pid, f)
+            elif self.demangle and name[:2] in ("_Z", "_R"):
+                new.append(f)
+        if new:
+            _demangle(new)
         return trace
+
+    def _name_jit(self, pid: int, frame: Frame) -> None:
+        """A frame in anonymous code named from the JIT's ``/tmp/perf-PID.map``, as perf script names it
+        (read, as perf reads it, only if owned by the user running this or root)."""
+        if pid in self._jit_maps:
+            perf_map = self._jit_maps[pid]
+        else:
+            from ..symbolize.perfmap import read_perf_map
+
+            if len(self._jit_maps) >= MAX_PROCESSES:
+                self._jit_maps.clear()
+            perf_map, why = read_perf_map(pid, os.geteuid())
+            self._jit_maps[pid] = perf_map
+            if why is not None:
+                self._problem(why)
+        if perf_map is not None:
+            perf_map.name(frame)
 
     def _kernel_frames(self, callchain: list[int]) -> list[tuple[int, str | None, int]]:
         """The kernel part of a callchain, named from kallsyms when this machine runs the recorded kernel."""
@@ -294,7 +318,7 @@ class PerfUnwinder:
         """The process's module map after mappings changed, reusing every module already open."""
         groups: dict[str, list[Mapping]] = {}
         for m in p.target.maps:
-            if m.path and (m.path.startswith("/") or m.path == "[vdso]"):
+            if m.path and (m.path.startswith("/") or m.path == "[vdso]") and not m.path.startswith(_ANONYMOUS):
                 groups.setdefault(m.path, []).append(m)
         modules = []
         for path, maps in groups.items():

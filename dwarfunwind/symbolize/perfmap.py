@@ -18,6 +18,10 @@ import stat
 
 from ..targets.files import printable
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..unwind.frame import Frame
+
 #: Bytes of a map file read at most (a JIT that ran for days writes a long one).
 MAX_MAP_BYTES = 64 << 20
 #: Characters of a name kept at most.
@@ -52,6 +56,14 @@ class PerfMap:
 
     def __len__(self) -> int:
         return len(self._starts)
+
+    def name(self, frame: Frame) -> None:
+        """Name ``frame`` (one outside every module) if its pc is in a function of the map."""
+        address = frame.lookup_pc
+        hit = self.lookup(address)
+        if hit is not None:
+            frame.function = frame.linkage_name = hit[0]
+            frame.offset = frame.pc - (address - hit[1])
 
     def lookup(self, pc: int) -> tuple[str, int] | None:
         i = bisect.bisect_right(self._starts, pc) - 1
