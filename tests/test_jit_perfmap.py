@@ -20,8 +20,23 @@ PROGRAM = r"""
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
-__attribute__((noinline)) void callback(void) { puts("ready"); fflush(stdout); for (;;) pause(); }
+volatile unsigned long sink;
+static int busy;
+__attribute__((noinline)) void callback(void) {
+    if (!busy) {  /* wait, for a live walk */
+        puts("ready");
+        fflush(stdout);
+        for (;;) pause();
+    }
+    struct timespec t0, t;  /* or stay busy for 0.3 s of CPU time, for perf record */
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    do {
+        for (int i = 0; i < 100000; i++) sink += i;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    } while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < 0.3);
+}
 __attribute__((noinline)) void run_jit(void) {
     /* push %rbp; mov %rsp,%rbp; call *%rdi; pop %rbp; ret */
     static const unsigned char code[] = {0x55, 0x48, 0x89, 0xe5, 0xff, 0xd7, 0x5d, 0xc3};
@@ -37,7 +52,7 @@ __attribute__((noinline)) void run_jit(void) {
     ((void (*)(void (*)(void)))(m + 64))(callback);
     __asm__ volatile("");
 }
-int main(void) { run_jit(); return 0; }
+int main(int argc, char **argv) { (void)argv; busy = argc > 1; run_jit(); return 0; }
 """
 
 
@@ -120,76 +135,29 @@ def test_perf_map_lines():
     assert m.lookup(0x3001) == ("\\x1b[31mred", 1)
 
 
-JIT_PROFILE = r"""
-#include <stdio.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
-volatile unsigned long sink;
-__attribute__((noinline)) void callback(void) {  /* busy for 0.3 s of CPU time, called from JIT code */
-    struct timespec t0, t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-    do {
-        for (int i = 0; i < 100000; i++) sink += i;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    } while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < 0.3);
-}
-__attribute__((noinline)) void run_jit(void) {
-    static const unsigned char code[] = {0x55, 0x48, 0x89, 0xe5, 0xff, 0xd7, 0x5d, 0xc3};
-    unsigned char *m = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    memcpy(m + 64, code, sizeof code);
-    char name[64];
-    snprintf(name, sizeof name, "/tmp/perf-%d.map", getpid());
-    FILE *f = fopen(name, "w");
-    if (!f) return;
-    fprintf(f, "%lx %zx LazyCompile:*hot_loop app.js:12\n", (unsigned long)(m + 64), sizeof code);
-    fclose(f);
-    ((void (*)(void (*)(void)))(m + 64))(callback);
-    __asm__ volatile("");
-}
-int main(void) { run_jit(); return 0; }
-"""
-
-
-def test_perf_samples_name_jit_frames_as_perf_script(tmp_path):
+def test_perf_samples_name_jit_frames_as_perf_script(jit_program, tmp_path):
     """A perf recording of JIT code: the JIT frame is named from its map as perf script names it, and
     perf's chain (which stops there: libdw has no CFI for it) is a prefix of ours (frame pointers go on)."""
-    from test_perf_script import our_chain, perf_script_chains
+    from test_perf_script import our_chain, with_perf_chains
 
-    from dwarfunwind.perf.reader import PerfData
-    from dwarfunwind.perf.session import PerfUnwinder
-
-    (tmp_path / "jp.c").write_text(JIT_PROFILE)
-    exe = tmp_path / "jp"
-    subprocess.run([which("gcc"), "-O2", "-fno-omit-frame-pointer", "-o", str(exe), str(tmp_path / "jp.c")],
-                   check=True)
     data_path = tmp_path / "jp.data"
     r = subprocess.run([which("perf"), "record", "-q", "-F", "499", "-e", "cpu-clock:u", "--call-graph", "dwarf",
-                        "-o", str(data_path), "--", str(exe)], capture_output=True, text=True, timeout=120)
+                        "-o", str(data_path), "--", jit_program, "busy"], capture_output=True, text=True, timeout=120)
     if r.returncode != 0 or not data_path.exists():
         pytest.skip(f"perf cannot record here: {r.stderr.strip()[-300:]}")
     try:
-        theirs = perf_script_chains(data_path)
         named = 0
-        with PerfData.open(str(data_path)) as data:
-            pu = PerfUnwinder(data)
-            for u in pu.samples():
-                t = u.sample.time
-                chain = theirs[(u.sample.tid, f"{t // 10**9}.{t % 10**9 // 1000:06d}")].pop(0)
-                ours = our_chain(pu, u)
-                jit = [i for i, (_, _, dso) in enumerate(chain) if dso.startswith("/tmp/perf-")]
-                if not jit:
-                    continue
-                i = jit[0]
-                assert ours[: i + 1] == [a for a, _, _ in chain[: i + 1]]
-                assert u.trace.frames[i].function == chain[i][1] == "LazyCompile:*hot_loop app.js:12"
-                assert [f.function for f in u.trace.frames[i + 1 : i + 3]] == ["run_jit", "main"]
-                named += 1
-            problems = pu.problems
-            pu.close()
+        for pu, u, chain in with_perf_chains(data_path):
+            jit = [i for i, (_, _, dso) in enumerate(chain) if dso.startswith("/tmp/perf-")]
+            if not jit:
+                continue
+            i = jit[0]
+            assert our_chain(pu, u)[: i + 1] == [a for a, _, _ in chain[: i + 1]]
+            assert u.trace.frames[i].function == chain[i][1] == "LazyCompile:*hot_loop app.js:12"
+            assert [f.function for f in u.trace.frames[i + 1 : i + 3]] == ["run_jit", "main"]
+            named += 1
         assert named >= 20, named
-        assert not any("anon" in p for p in problems), problems  # anonymous memory is not a missing module
+        assert not any("anon" in p for p in pu.problems), pu.problems  # anonymous memory: not a missing module
     finally:  # the program's map outlives it in /tmp, as a JIT's does
         for pid_map in {f"/tmp/perf-{pid}.map" for pid in _recorded_pids(data_path)}:
             if os.path.lexists(pid_map):

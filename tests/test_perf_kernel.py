@@ -12,12 +12,10 @@ import subprocess
 
 import pytest
 from conftest import missing, which
-from test_perf_script import perf_script_chains
+from test_perf_script import with_perf_chains
 
 from dwarfunwind.perf.kernel import load_kernel_symbols, running_build_id
 from dwarfunwind.perf.output import sample_text
-from dwarfunwind.perf.reader import PerfData
-from dwarfunwind.perf.session import PerfUnwinder
 
 
 def record(out, *argv: str):
@@ -45,22 +43,18 @@ def system_recording(tmp_path_factory):
 @pytest.mark.parametrize("which_recording", ["kernel_recording", "system_recording"])
 def test_kernel_frames_are_perf_scripts(request, which_recording):
     recording = request.getfixturevalue(which_recording)
-    theirs = perf_script_chains(recording)
     with_kernel = 0
-    with PerfData.open(str(recording)) as data:
-        pu = PerfUnwinder(data)
-        for u in pu.samples():
-            t = u.sample.time
-            chain = theirs[(u.sample.tid, f"{t // 10**9}.{t % 10**9 // 1000:06d}")].pop(0)
-            want = [(a, sym) for a, sym, dso in chain if dso == "[kernel.kallsyms]"]
-            assert [(pc, name) for pc, name, _ in u.kernel] == want
-            with_kernel += bool(want)
-            if u.sample.pid == 0:  # the idle task: named as perf names it, and only kernel frames
-                assert u.comm == "swapper" and not u.trace.frames
-                text = sample_text(u)
-                assert text.startswith("swapper ") and "[stop" not in text, text
-        problems = pu.problems
-        pu.close()
+    unwinder = None
+    for unwinder, u, chain in with_perf_chains(recording):  # noqa: B007 (its problems, after the loop)
+        want = [(a, sym) for a, sym, dso in chain if dso == "[kernel.kallsyms]"]
+        assert [(pc, name) for pc, name, _ in u.kernel] == want
+        with_kernel += bool(want)
+        if u.sample.pid == 0:  # the idle task: named as perf names it, and only kernel frames
+            assert u.comm == "swapper" and not u.trace.frames
+            text = sample_text(u)
+            assert text.startswith("swapper ") and "[stop" not in text, text
+    assert unwinder is not None
+    problems = unwinder.problems
     assert with_kernel >= 20, with_kernel  # dd spends most of its time in read_zero
     assert not any("kernel" in p for p in problems), problems
 
