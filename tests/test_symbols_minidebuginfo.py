@@ -10,6 +10,7 @@ import lzma
 import re
 import shutil
 import subprocess
+import zlib
 
 import pytest
 from conftest import kernel_core, which
@@ -81,14 +82,27 @@ def test_static_functions_named_as_eu_stack_and_gdb_name_them(crashed):
         assert re.search(rf"0x0*{pc:x} in {name} ", gdb), (hex(pc), name, gdb)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "bomb"])
+def huge_dictionary(xz: bytes) -> bytes:
+    """``xz`` with its LZMA2 dictionary size said to be 4 GiB (block header patched, CRC32 redone)."""
+    size = (xz[12] + 1) * 4  # the block header follows the 12-byte stream header
+    header = bytearray(xz[12 : 12 + size])
+    props = header.index(b"\x21\x01", 2) + 2  # filter LZMA2 (0x21), one byte of properties
+    header[props] = 40  # dictionary size code 40: 4 GiB - 1
+    header[-4:] = zlib.crc32(bytes(header[:-4])).to_bytes(4, "little")
+    return xz[:12] + bytes(header) + xz[12 + size :]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bomb", "dictionary"])
 def test_damaged_minidebuginfo_is_said_and_dynsym_still_serves(crashed, damage):
-    """A cut xz stream, or one that would inflate 1,000-fold (held to inflate_ratio, 64x, as compressed
-    sections are: docs/security.md): one problem naming the section, and .dynsym's names."""
+    """A cut xz stream, one that would inflate 1,000-fold (held to inflate_ratio, 64x, as compressed
+    sections are: docs/security.md), or one asking for a 4 GiB dictionary (the decoder's memory is
+    capped): one problem naming the section, and .dynsym's names."""
     d, prog, core = crashed
     xz = (d / "mini_debuginfo.xz").read_bytes()
     if damage == "truncated":
         data = xz[: len(xz) // 2]
+    elif damage == "dictionary":
+        data = huge_dictionary(xz)
     else:
         data = lzma.compress(b"\0" * (1000 * len(xz)), format=lzma.FORMAT_XZ)
     bad = str(d / f"prog.{damage}")
@@ -102,7 +116,8 @@ def test_damaged_minidebuginfo_is_said_and_dynsym_still_serves(crashed, damage):
     assert len(trace.frames) >= 8 and trace.stop_reason.value == "outermost"
     said = [p for p in problems if ".gnu_debugdata" in p]
     assert len(said) == 1, problems
-    assert ("truncated" if damage == "truncated" else "inflate_ratio") in said[0], said
+    expected = {"truncated": "truncated", "bomb": "inflate_ratio", "dictionary": "Memory usage limit"}[damage]
+    assert expected in said[0], said
 
 
 def test_check_sees_the_functions_minidebuginfo_lists(crashed):

@@ -346,6 +346,10 @@ def _inflate_ratio() -> int:
         raise ELFError(f"DWARFUNWIND_MAX_INFLATE_RATIO={text[:40]!r} is not a number") from None
 
 
+#: Memory the xz decoder may use (xz -9's dictionary is 64 MiB; MiniDebugInfo is made with the default 8).
+XZ_MEMLIMIT = 128 << 20
+
+
 def unxz(raw: bytes, where: str) -> bytes:
     """``raw`` (an .xz stream: MiniDebugInfo's .gnu_debugdata) decompressed, at most
     ``inflate_ratio`` times its size and MAX_DECOMPRESSED bytes; ELFError naming ``where`` otherwise."""
@@ -354,10 +358,13 @@ def unxz(raw: bytes, where: str) -> bytes:
     ratio = _inflate_ratio()
     limit = min(MAX_DECOMPRESSED, ratio * max(len(raw), 1))
     try:
-        d = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+        # The stream names its own dictionary size (up to 4 GiB): the decoder's memory is capped too.
+        d = lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=XZ_MEMLIMIT)
         out = d.decompress(raw, limit + 1)
     except lzma.LZMAError as e:
         raise ELFError(f"{where}: corrupt xz data ({e})") from None
+    except MemoryError:
+        raise ELFError(f"{where}: not enough memory to inflate it") from None
     if len(out) > limit:
         raise ELFError(f"{where}: inflates to more than {limit:,} bytes from {len(raw):,} "
                        "(cap inflate_ratio, DWARFUNWIND_MAX_INFLATE_RATIO)")
