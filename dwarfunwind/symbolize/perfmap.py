@@ -6,13 +6,14 @@ V8 (``--perf-basic-prof``), the JVM (perf-map-agent), .NET, LuaJIT and CPython 3
 goes through it with frame pointers, and this names it, as ``perf script`` does.
 
 The file sits in a world-writable directory, so, like perf, we read it only if it is a
-regular file (not a symlink) owned by the process's user or by root; its size and
-entries are bounded, and names are shown escaped.
+regular file (not a symlink) owned by the process's user or by root; its size (64 MiB)
+and lines (2^20) are bounded, and names are shown escaped.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import stat
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 #: Bytes of a map file read at most (a JIT that ran for days writes a long one).
 MAX_MAP_BYTES = 64 << 20
+#: Lines of a map used at most (about 150 bytes of memory each).
+MAX_ENTRIES = 1 << 20
 #: Characters of a name kept at most.
 MAX_NAME = 1024
 
@@ -42,7 +45,7 @@ class PerfMap:
     @classmethod
     def parse(cls, text: str) -> "PerfMap":
         entries = []
-        for line in text.splitlines():
+        for line in itertools.islice(text.splitlines(), MAX_ENTRIES):
             fields = line.split(None, 2)
             if len(fields) != 3:
                 continue  # perf skips what it cannot parse, and so do we
