@@ -128,7 +128,7 @@ def test_perf_map_we_will_not_read(running, tmp_path, how):
 
 def test_perf_map_lines():
     """perf's own rules: hex without 0x, the name is the rest of the line, later lines win, junk is skipped."""
-    m = PerfMap.parse("1000 10 first name\nnot a line\n1000 20 second\n2000 0 empty\n3000 8 \x1b[31mred\n")
+    m = PerfMap.parse(b"1000 10 first name\nnot a line\n1000 20 second\n2000 0 empty\n3000 8 \x1b[31mred\n")
     assert len(m) == 2
     assert m.lookup(0x1005) == ("second", 5) and m.lookup(0x101f) == ("second", 0x1f) and m.lookup(0x1020) is None
     assert m.lookup(0x2000) is None and m.lookup(0xfff) is None

@@ -7,12 +7,13 @@ goes through it with frame pointers, and this names it, as ``perf script`` does.
 
 The file sits in a world-writable directory, so, like perf, we read it only if it is a
 regular file (not a symlink) owned by the process's user or by root; its size (64 MiB)
-and lines (2^20) are bounded, and names are shown escaped.
+and lines (2^19) are bounded, and names are shown escaped.
 """
 
 from __future__ import annotations
 
 import bisect
+import io
 import itertools
 import os
 import stat
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 
 #: Bytes of a map file read at most (a JIT that ran for days writes a long one).
 MAX_MAP_BYTES = 64 << 20
-#: Lines of a map used at most (about 150 bytes of memory each).
-MAX_ENTRIES = 1 << 20
+#: Lines of a map used at most (about 200 bytes of memory each: ~110 MB at most).
+MAX_ENTRIES = 1 << 19
 #: Characters of a name kept at most.
 MAX_NAME = 1024
 
@@ -43,10 +44,10 @@ class PerfMap:
         self._entries = [latest[s] for s in self._starts]
 
     @classmethod
-    def parse(cls, text: str) -> "PerfMap":
+    def parse(cls, data: bytes) -> "PerfMap":
         entries = []
-        for line in itertools.islice(text.splitlines(), MAX_ENTRIES):
-            fields = line.split(None, 2)
+        for raw in itertools.islice(io.BytesIO(data), MAX_ENTRIES):  # (lazily: not a list of every line)
+            fields = raw.decode("utf-8", "surrogateescape").split(None, 2)
             if len(fields) != 3:
                 continue  # perf skips what it cannot parse, and so do we
             try:
@@ -100,4 +101,4 @@ def read_perf_map(pid: int, owner: int, directory: str = "/tmp") -> tuple[PerfMa
         return None, f"{path}: {e.strerror or e}; JIT frames are not named"
     finally:
         os.close(fd)
-    return PerfMap.parse(data.decode("utf-8", "surrogateescape")), None
+    return PerfMap.parse(data), None
