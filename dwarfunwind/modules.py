@@ -250,11 +250,15 @@ class ModuleMap:
         executable: locale archives and other data files are not modules.
         ``exe`` replaces the file of the main executable (the target's
         ``main_executable()``, else the mapping with ``exe``'s base name);
-        ``sysroot`` is searched first for every file. The vDSO is read from the
+        ``sysroot`` is searched first for every file (without one, a target may name its own: a
+        live process in a container, ``/proc/PID/root``). The vDSO is read from the
         target's own memory.
         """
         if sysroot is not None:
             check_directory(sysroot, "--sysroot")
+        else:  # a live process in a container: its files as it sees them (/proc/PID/root)
+            default = getattr(target, "default_sysroot", None)
+            sysroot = default() if callable(default) else None
         mappings = sorted(target.mappings(), key=lambda m: m.start)
         groups: dict[str, list[Mapping]] = {}
         for m in mappings:

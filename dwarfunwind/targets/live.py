@@ -432,6 +432,16 @@ class LiveTarget:
         link = f"/proc/{self.pid}/map_files/{mapping.start:x}-{mapping.end:x}"
         return link if is_regular(link) else None
 
+    def default_sysroot(self) -> str | None:
+        """``/proc/PID/root`` when the process sees other files than we do (another mount namespace or
+        root directory: a container); None otherwise. Its paths name files as the process sees them."""
+        try:
+            other = (os.readlink(f"/proc/{self.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+                     or _same_file(f"/proc/{self.pid}/root", "/") is False)
+        except OSError:
+            return None
+        return f"/proc/{self.pid}/root" if other else None
+
     def jit_symbols(self) -> PerfMap | None:
         """The JIT's ``/tmp/perf-PID.map`` (dwarfunwind/symbolize/perfmap.py), read again only when it
         changed; None without one. A map we will not read is said once in :attr:`notes`."""
@@ -465,6 +475,14 @@ class LiveTarget:
                 return f.read(64).rstrip(b"\n").decode("utf-8", "replace") or None
         except OSError:
             return None
+
+
+def _same_file(a: str, b: str) -> bool | None:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return None
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def parse_proc_maps(lines: Sequence[str], where: str = "maps") -> list[Mapping]:
