@@ -11,11 +11,19 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .batch import BatchResult, unwind_many
-    from .cfi.expr import MachineState, RegisterUnavailable, disassemble, evaluate
+    from .cfi.expr import MachineState, disassemble, evaluate
     from .cfi.rules import CFARule, Row, Rule, RuleKind
     from .cfi.sections import CIE, FDE, CFISection
     from .elf.module import ElfFile
-    from .errors import CFIError, DwarfUnwindError, ELFError, ExpressionError, MemoryReadError, TargetError
+    from .errors import (
+        CFIError,
+        DwarfUnwindError,
+        ELFError,
+        ExpressionError,
+        MemoryReadError,
+        RegisterUnavailable,
+        TargetError,
+    )
     from .modules import Module, ModuleMap
     from .program import Program
     from .targets.base import Mapping, Target, ThreadInfo
@@ -27,7 +35,7 @@ __version__ = "0.1.0"
 #: public name -> the module (relative to this package) that defines it
 _EXPORTS = {
     "BatchResult": "batch", "unwind_many": "batch",
-    "MachineState": "cfi.expr", "RegisterUnavailable": "cfi.expr", "disassemble": "cfi.expr",
+    "MachineState": "cfi.expr", "RegisterUnavailable": "errors", "disassemble": "cfi.expr",
     "evaluate": "cfi.expr",
     "CFARule": "cfi.rules", "Row": "cfi.rules", "Rule": "cfi.rules", "RuleKind": "cfi.rules",
     "CIE": "cfi.sections", "FDE": "cfi.sections", "CFISection": "cfi.sections",

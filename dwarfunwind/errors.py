@@ -34,6 +34,16 @@ class ExpressionError(DwarfUnwindError):
     """A DWARF expression could not be evaluated (bad opcode, stack underflow, step limit)."""
 
 
+class RegisterUnavailable(DwarfUnwindError, LookupError):
+    """The value of a register is not known in this frame (an expression or a CFA rule needed it)."""
+
+    def __init__(self, regno: int) -> None:
+        from .arch.x86_64 import llvm_register_name
+
+        self.regno = regno
+        super().__init__(f"register {llvm_register_name(regno).lower()} is not available")
+
+
 class MemoryReadError(DwarfUnwindError):
     """Memory at an address is not available in the target."""
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import struct
 
 from ..arch.x86_64 import llvm_register_name
-from ..errors import DwarfUnwindError, ExpressionError
+from ..errors import ExpressionError
+from ..errors import RegisterUnavailable as RegisterUnavailable  # (defined there, light to import; named here too)
 from .budget import Budget
 from .encoding import EncodingError, read_sleb128, read_uleb128
 
@@ -28,14 +29,6 @@ SIGN = 1 << 63
 #: Bounds that make a hostile expression end: operations executed, and stack depth.
 MAX_STEPS = 10_000
 MAX_STACK = 1_000
-
-
-class RegisterUnavailable(DwarfUnwindError, LookupError):
-    """The value of a register is not known in this frame."""
-
-    def __init__(self, regno: int) -> None:
-        self.regno = regno
-        super().__init__(f"register {llvm_register_name(regno).lower()} is not available")
 
 
 class MachineState(Protocol):

@@ -395,7 +395,7 @@ class _DictMachine:
         self.regs, self.read_memory = regs, memory
 
     def read_register(self, regno: int) -> int:
-        from ..cfi.expr import RegisterUnavailable
+        from ..errors import RegisterUnavailable
 
         if regno not in self.regs:
             raise RegisterUnavailable(regno)

@@ -11,7 +11,7 @@ import struct
 from ..arch.x86_64 import CALLEE_SAVED, RA, RSP
 from ..cfi.budget import Budget
 from ..cfi.rules import EXPRESSION, OFFSET, REGISTER, SAME_VALUE, UNDEFINED, VAL_OFFSET, Row
-from ..errors import CFIError, MemoryReadError
+from ..errors import CFIError, MemoryReadError, RegisterUnavailable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,8 +46,6 @@ class _Machine:
         try:
             return self.regs[regno]
         except KeyError:
-            from ..cfi.expr import RegisterUnavailable  # (loaded: only an expression asks this)
-
             raise RegisterUnavailable(regno) from None
 
 
@@ -124,8 +122,6 @@ def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Loc
         try:
             cfa = (regs[cfa_reg] + cfa_off) & MASK
         except KeyError:
-            from ..cfi.expr import RegisterUnavailable
-
             raise RegisterUnavailable(cfa_reg) from None
     # Callee-saved registers without a rule keep their value (psABI; gdb and libgcc agree).
     caller = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..arch.x86_64 import RA, RSP
 from ..cfi.budget import Budget
-from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError, StackCopyEnd
+from ..errors import BudgetExceeded, CFIError, ExpressionError, MemoryReadError, RegisterUnavailable, StackCopyEnd
 from ..modules import Module, ModuleMap
 from ..targets.base import Target, ThreadInfo
 from . import dwarf, fp
@@ -14,7 +14,6 @@ from .memory import walk_memory
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: collections.abc and typing are start-up cost
     from collections.abc import Iterable
-    from types import ModuleType
     from typing import Protocol
 
     from .dwarf import Plan, ReadMemory
@@ -31,13 +30,6 @@ METHODS = ("dwarf", "fp")
 
 #: The name of the fake function whose address + 1 CREATE_PT_REGS_FRAME plants as a return address.
 PT_REGS_MARKER = "pt_regs"
-
-
-def _expr() -> ModuleType:
-    """cfi.expr, imported when first needed: most walks evaluate no DWARF expression and raise nothing."""
-    from ..cfi import expr
-
-    return expr
 
 
 class WalkMemo(Protocol):
@@ -215,7 +207,7 @@ class Unwinder:
                                            f"{fde.section} FDE at {fde.offset:#x}")
             except MemoryReadError as e:
                 return StopReason.STACK_COPY_END if isinstance(e, StackCopyEnd) else StopReason.MEMORY, str(e)
-            except _expr().RegisterUnavailable as e:  # (evaluated only when an exception gets here)
+            except RegisterUnavailable as e:
                 return StopReason.REGISTER, str(e)
             except (ExpressionError, CFIError) as e:
                 return StopReason.CFI_ERROR, str(e)
