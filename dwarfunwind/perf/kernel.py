@@ -17,10 +17,8 @@ import itertools
 
 from ..elf.reader import parse_notes
 from ..errors import DwarfUnwindError
+from .callchain import PERF_CONTEXT_KERNEL, context_pcs
 
-#: Callchain entries from here up are context markers (PERF_CONTEXT_MAX = -4095).
-PERF_CONTEXT_MAX = (1 << 64) - 4095
-PERF_CONTEXT_KERNEL = (1 << 64) - 128
 #: Lines of /proc/kallsyms read at most (a kernel with every module loaded has ~300,000).
 MAX_KALLSYMS_LINES = 4 << 20
 #: kallsyms types that name code (perf's symbol_type__filter for text).
@@ -29,14 +27,7 @@ _TEXT_TYPES = frozenset("tTwW")
 
 def kernel_pcs(callchain: list[int]) -> list[int]:
     """The kernel part of a sample's callchain, innermost first (empty for a sample in user space)."""
-    out: list[int] = []
-    kernel = False
-    for entry in callchain:  # bounded by the record (the reader checked its length)
-        if entry >= PERF_CONTEXT_MAX:
-            kernel = entry == PERF_CONTEXT_KERNEL
-        elif kernel:
-            out.append(entry)
-    return out
+    return context_pcs(callchain, PERF_CONTEXT_KERNEL, len(callchain))
 
 
 class KernelSymbols:

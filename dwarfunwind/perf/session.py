@@ -14,7 +14,8 @@ from ..modules import Module, ModuleMap
 from ..targets.base import Mapping, ThreadInfo
 from ..unwind.engine import DEFAULT_MAX_FRAMES, Unwinder
 from ..unwind.frame import StackTrace, StopReason
-from .kernel import PERF_CONTEXT_KERNEL, KernelSymbols, kernel_pcs, load_kernel_symbols
+from .callchain import PERF_CONTEXT_KERNEL
+from .kernel import KernelSymbols, kernel_pcs, load_kernel_symbols
 from .memo import SuffixMemo
 from .reader import Comm, Fork, Mmap, PerfData, Sample
 from .target import FileCache, ProcessTarget, vdso_image
@@ -135,10 +136,9 @@ class PerfUnwinder:
         self._nbuild = len(data.build_ids)
         self._problems: list[str] = []
         self._seen: set[str] = set()
-        #: kallsyms once a sample had kernel frames (False: not usable, said once), and what to add to a
+        #: Once a sample had kernel frames: kallsyms (None: not usable, said once) and what to add to a
         #: recorded kernel address to look it up there (KASLR: _text now minus _text when recorded).
-        self._kernel_symbols: KernelSymbols | bool | None = None
-        self._kernel_delta = 0
+        self._kernel: tuple[KernelSymbols | None, int] | None = None
         self._kernel_text: int | None = None
         #: pid -> its JIT's perf map (None: none), read when a frame first lands outside every module.
         self._jit_maps: dict[int, PerfMap | None] = {}
@@ -285,16 +285,15 @@ class PerfUnwinder:
 
     def _kernel_frames(self, callchain: list[int]) -> list[tuple[int, str | None, int]]:
         """The kernel part of a callchain, named from kallsyms when this machine runs the recorded kernel."""
-        if self._kernel_symbols is None:
-            symbols, self._kernel_delta, why = load_kernel_symbols(self._build_ids.get("[kernel.kallsyms]"),
-                                                                   self._kernel_text)
-            self._kernel_symbols = symbols if symbols is not None else False
+        if self._kernel is None:
+            symbols, delta, why = load_kernel_symbols(self._build_ids.get("[kernel.kallsyms]"), self._kernel_text)
+            self._kernel = symbols, delta
             if why is not None:
                 self._problem(why)
-        table, delta = self._kernel_symbols, self._kernel_delta
+        table, delta = self._kernel
         out: list[tuple[int, str | None, int]] = []
         for pc in kernel_pcs(callchain):
-            hit = table.lookup(pc + delta) if isinstance(table, KernelSymbols) else None
+            hit = table.lookup(pc + delta) if table is not None else None
             out.append((pc, hit[0], hit[1]) if hit is not None else (pc, None, 0))
         return out
 

@@ -248,18 +248,15 @@ class Unwinder:
             self._plans[lookup] = hit
         return hit
 
+    def frame_at(self, index: int, pc: int, method: str) -> Frame:
+        """A frame at ``pc`` (exact in frame 0, a return address above it), named as a walk's frames are:
+        for a chain someone else walked (perf's own callchains, dwarfunwind/perf/callchain.py)."""
+        return self._frame(index, {RA: pc}, method, interrupted=False)
+
     def _frame(self, index: int, regs: dict[int, int], method: str, *, interrupted: bool) -> Frame:
         pc = regs[RA]
         frame = Frame(index, pc, None, regs, method, interrupted=interrupted)
-        address = pc if index == 0 or interrupted else pc - 1  # frame.lookup_pc
-        hit = self._names.get(address)
-        if hit is None:
-            self._symbolize(frame, address)
-        else:  # _symbolize's cached case, inline: nearly every frame of a profile
-            frame.module = hit[0]
-            if hit[1] is not None:
-                frame.function = frame.linkage_name = hit[1]
-                frame.offset = pc - hit[2]
+        self._symbolize(frame, pc if index == 0 or interrupted else pc - 1)  # frame.lookup_pc
         return frame
 
     def _symbolize(self, frame: Frame, address: int) -> None:
