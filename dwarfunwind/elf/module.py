@@ -312,14 +312,13 @@ class ElfFile:
                 if table is not None:
                     reader = debug  # type: ignore[assignment]
                 else:
-                    mini = self._mini_debuginfo()
-            table = table or reader.symbol_table()
-            # Labels (STT_NOTYPE) in code name it too, as in gdb and perf: ld.so's _start is one.
-            code = {i for i, s in enumerate(reader.sections) if s.flags & SHF_EXECINSTR} if table else set()
+                    mini = self._mini_symbols()
+            own = _symbols_of(reader, table)
         except ELFError as e:
             self.errors.append(e)
-            table = None
-        own = SymbolTable(*table, code_sections=code) if table is not None else SymbolTable(b"", b"")
+            own = None
+        if own is None:
+            own = SymbolTable(b"", b"")
         return own if mini is None else MergedSymbols([own, mini])
 
     def mini_debuginfo(self) -> ELFReader | None:
@@ -338,18 +337,25 @@ class ElfFile:
                     self.errors.append(e)
         return self._mini  # type: ignore[return-value]
 
-    def _mini_debuginfo(self) -> "SymbolTable | None":
+    def _mini_symbols(self) -> "SymbolTable | None":
         """MiniDebugInfo's symbols (see :meth:`mini_debuginfo`), or None."""
         inner = self.mini_debuginfo()
         if inner is None:
             return None
         try:
-            table = inner.symbol_table()
-            code = {i for i, s in enumerate(inner.sections) if s.flags & SHF_EXECINSTR}
+            return _symbols_of(inner)
         except ELFError as e:
             self.errors.append(e)
             return None
-        return SymbolTable(*table, code_sections=code) if table is not None else None
+
+
+def _symbols_of(reader: ELFReader, table: tuple[bytes, bytes] | None = None) -> "SymbolTable | None":
+    """The symbol table of ``reader`` (``table``: its raw entries and strings, if already read), or None."""
+    table = table or reader.symbol_table()
+    if table is None:
+        return None
+    # Labels (STT_NOTYPE) in code name it too, as in gdb and perf: ld.so's _start is one.
+    return SymbolTable(*table, code_sections={i for i, s in enumerate(reader.sections) if s.flags & SHF_EXECINSTR})
 
 
 def _image_base(reader: ELFReader) -> int:
