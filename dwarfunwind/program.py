@@ -161,8 +161,10 @@ class Program:
         """Frames in code outside every module (a JIT's) named from its ``/tmp/perf-PID.map``, for a
         live process (dwarfunwind/symbolize/perfmap.py); the walk got there with frame pointers."""
         jit_symbols = getattr(self.target, "jit_symbols", None)
+        if jit_symbols is None:
+            return  # a core or a snapshot: its pid may belong to another process by now
         frames = [f for t in traces for f in t.frames if f.module is None and f.function is None]
-        if not frames or jit_symbols is None:
+        if not frames:
             return
         perf_map = jit_symbols()
         if perf_map is None:

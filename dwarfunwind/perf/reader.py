@@ -148,7 +148,7 @@ class EventAttr:
 
     __slots__ = ("type", "config", "sample_type", "read_format", "flags", "branch_sample_type",
                  "sample_regs_user", "sample_stack_user", "sample_regs_intr", "ids", "name",
-                 "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size", "sample_head", "sample_fields",
+                 "sample_id_all", "regs_user_dwarf", "time_offset", "trailer_size", "sample_head",
                  "sample_pick", "regs_user_struct", "regs_user_keys", "regs_user_dict")
 
     def __init__(self, type: int, config: int, sample_type: int, read_format: int, flags: int,
@@ -175,7 +175,6 @@ class EventAttr:
                 fmt += code
                 fields += names
         self.sample_head = struct.Struct(fmt)
-        self.sample_fields = tuple(fields)
         # (ip, pid, tid, time, cpu, period) from the head's values followed by _HEAD_DEFAULTS: one
         # C call per sample instead of a setattr per field.
         self.sample_pick = itemgetter(*(fields.index(name) if name in fields else len(fields) + i
