@@ -451,6 +451,18 @@ def cmd_cfi(args: Args) -> int:
                   f"{' (signal frame)' if fde.signal_frame else ''}")
             print(f"row {row.loc:x}..{row.end:x}: CFA={format_cfa(row.cfa)} "
                   + " ".join(f"{k}={v}" for k, v in regs.items()))
+            # The expressions of the row, disassembled (readelf -wf shows them with the instructions).
+            exprs = [("CFA", row.cfa.expression)] + [(column_name(r, ra), rule.arg) for r, rule in
+                                                     sorted(row.regs.items()) if isinstance(rule.arg, bytes)]
+            for name, expr in exprs:
+                if expr is not None:
+                    from .cfi.expr import disassemble
+
+                    try:
+                        text = disassemble(expr)
+                    except DwarfUnwindError as e:
+                        text = f"<{e}>"
+                    print(f"  {name}: {text}")
         said(problems)
         return 1 if problems else 0
 

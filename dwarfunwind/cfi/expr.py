@@ -15,7 +15,7 @@ from ..arch.x86_64 import llvm_register_name
 from ..errors import ExpressionError
 from ..errors import RegisterUnavailable as RegisterUnavailable  # (defined there, light to import; named here too)
 from .budget import Budget
-from .encoding import EncodingError, read_sleb128, read_uleb128
+from .encoding import EncodingError, PointerBases, read_encoded, read_sleb128, read_uleb128
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ OPS: dict[int, tuple[str, tuple[str, ...]]] = {
     0xA6: ("DW_OP_deref_type", ("u1", "uleb")), 0xA7: ("DW_OP_xderef_type", ("u1", "uleb")),
     0xA8: ("DW_OP_convert", ("uleb",)), 0xA9: ("DW_OP_reinterpret", ("uleb",)),
     0xE0: ("DW_OP_GNU_push_tls_address", ()), 0xF0: ("DW_OP_GNU_uninit", ()),
+    0xF1: ("DW_OP_GNU_encoded_addr", ("encoded",)),
     0xF3: ("DW_OP_GNU_entry_value", ("block",)),
 }
 for _n in range(32):
@@ -97,6 +98,10 @@ def _operands(expr: bytes, pos: int, kinds: tuple[str, ...]) -> tuple[list[int |
     values: list[int | bytes] = []
     v: int | bytes
     for kind in kinds:
+        if kind == "encoded":  # DW_OP_GNU_encoded_addr: [encoding, raw value, offset of the value]
+            encoding, v, start, pos = _encoded_operand(expr, pos)
+            values += [encoding, v, start]
+            continue
         if kind == "uleb":
             v, pos = read_uleb128(expr, pos)
         elif kind == "sleb":
@@ -117,6 +122,88 @@ def _operands(expr: bytes, pos: int, kinds: tuple[str, ...]) -> tuple[list[int |
             pos += s.size
         values.append(v)
     return values, pos
+
+
+_FORMATS = {0x00: "absptr", 0x01: "uleb128", 0x02: "udata2", 0x03: "udata4", 0x04: "udata8", 0x08: "signed",
+            0x09: "sleb128", 0x0A: "sdata2", 0x0B: "sdata4", 0x0C: "sdata8"}
+_APPLICATIONS = {0x10: "pcrel", 0x20: "textrel", 0x30: "datarel", 0x40: "funcrel", 0x50: "aligned"}
+
+
+def encoding_name(encoding: int) -> str:
+    """A DW_EH_PE encoding as words: ``pcrel|sdata4`` (0x1b), ``indirect|pcrel|sdata4`` (0x9b), ``udata4``."""
+    if encoding == 0xFF:
+        return "omit"
+    words = ["indirect"] if encoding & 0x80 else []
+    app = encoding & 0x70
+    if app:
+        words.append(_APPLICATIONS.get(app, f"{app:#04x}"))
+    words.append(_FORMATS.get(encoding & 0x0F, f"{encoding & 0x0F:#04x}"))
+    return "|".join(words)
+
+
+def _encoded_operand(expr: bytes, pos: int) -> tuple[int, int, int, int]:
+    """DW_OP_GNU_encoded_addr's operand at ``pos`` (the encoding byte): ``(encoding, raw value, offset of
+    the value, next position)``; the raw value is as stored, before its application (pcrel, ...)."""
+    at = pos - 1
+    if pos >= len(expr):
+        raise ExpressionError(f"DW_OP_GNU_encoded_addr at byte {at}: the encoding byte is missing")
+    encoding = expr[pos]
+    pos += 1
+    app = encoding & 0x70
+    if encoding == 0xFF or app > 0x50 or (encoding & 0x0F) not in _FORMATS:
+        raise ExpressionError(f"DW_OP_GNU_encoded_addr at byte {at}: unsupported pointer encoding "
+                              f"{encoding:#04x} ({encoding_name(encoding)})")
+    # Only the format is read here (aligned also moves the position: to the pointer size, from the
+    # expression's own address when it is known).
+    raw_encoding = (encoding & 0x0F) | (app if app == 0x50 else 0)
+    address = getattr(expr, "address", 0)
+    try:
+        value, end = read_encoded(expr, pos, raw_encoding, PointerBases(address))
+    except EncodingError:
+        raise ExpressionError(f"DW_OP_GNU_encoded_addr at byte {at}: the {encoding_name(encoding)} pointer "
+                              "runs past the expression") from None
+    assert value is not None
+    start = end - _SIZES[encoding & 0x0F] if encoding & 0x0F in _SIZES else pos
+    return encoding, value, start, end
+
+
+_SIZES = {0x00: 8, 0x02: 2, 0x03: 4, 0x04: 8, 0x08: 8, 0x0A: 2, 0x0B: 4, 0x0C: 8}
+
+
+def _encoded_value(expr: bytes, pos: int, machine: MachineState, bias: int, func: int | None) -> tuple[int, int]:
+    """Evaluate DW_OP_GNU_encoded_addr whose operand starts at ``pos``: ``(value, next position)``.
+
+    As libgcc's ``execute_stack_op`` (``read_encoded_value``): ``pcrel`` is relative to the
+    address of the value itself, which needs the expression's address (a
+    :class:`~dwarfunwind.cfi.rules.LocatedExpression`) plus the module's load ``bias``; an absolute
+    (absptr, aligned) value is an address of the file, moved by ``bias`` as ``DW_OP_addr`` is;
+    ``funcrel`` is relative to ``func``, the start of the FDE's function (libgcc's region start);
+    ``indirect`` reads the pointer at the address. ``textrel`` and ``datarel`` have no base on
+    x86-64 (libgcc leaves both bases null, gdb's FDE reader takes .text and .got): refused.
+    """
+    at = pos - 1
+    encoding, value, start, pos = _encoded_operand(expr, pos)
+    app = encoding & 0x70
+    if app == 0x00 or app == 0x50:
+        value += bias
+    elif app == 0x10:
+        address = getattr(expr, "address", None)
+        if address is None:
+            raise ExpressionError(f"DW_OP_GNU_encoded_addr at byte {at}: a {encoding_name(encoding)} "
+                                  "pointer in an expression whose address is unknown (not read from .eh_frame)")
+        value += address + start + bias
+    elif app == 0x40:
+        if func is None:
+            raise ExpressionError(f"DW_OP_GNU_encoded_addr at byte {at}: a {encoding_name(encoding)} pointer without "
+                                  "the function's start address")
+        value += func
+    else:
+        raise ExpressionError(f"DW_OP_GNU_encoded_addr at byte {at}: {encoding_name(encoding)} pointers (encoding "
+                              f"{encoding:#04x}) are not supported: no {_APPLICATIONS[app][:4]} base on x86-64")
+    value &= MASK
+    if encoding & 0x80:
+        value = int.from_bytes(machine.read_memory(value, 8), "little")
+    return value, pos
 
 
 def decode(expr: bytes) -> list[tuple[int, int, list[int | bytes]]]:
@@ -151,6 +238,8 @@ def disassemble(expr: bytes) -> str:
             parts.append(f"{name} {llvm_register_name(ints[0])}{ints[1]:+d}")
         elif op == 0x90:
             parts.append(f"{name} {llvm_register_name(ints[0])}")
+        elif op == 0xF1:
+            parts.append(f"{name} {_encoded_text(expr, *ints)}")
         else:
             text = [name]
             for kind, v in zip(OPS[op][1], args):
@@ -164,18 +253,39 @@ def disassemble(expr: bytes) -> str:
     return ", ".join(parts)
 
 
+def _encoded_text(expr: bytes, encoding: int, value: int, start: int) -> str:
+    """DW_OP_GNU_encoded_addr's operand: the encoding (byte and words) and the address it names, as
+    readelf resolves it (the file's address; pcrel from the expression's address when it is known)."""
+    app = encoding & 0x70
+    text = f"{encoding:#04x} {encoding_name(encoding)} "
+    address = getattr(expr, "address", None)
+    if app == 0x10 and address is not None:
+        value += address + start
+    elif app in _BASE_WORDS:
+        return text + (f"{_BASE_WORDS[app]}{value:+#x}")
+    return text + f"{value & MASK:#x}"
+
+
+_BASE_WORDS = {0x10: ".", 0x20: "text", 0x30: "data", 0x40: "func"}
+
+
 def _signed(v: int) -> int:
     return v - (1 << 64) if v & SIGN else v
 
 
 def evaluate(expr: bytes, machine: MachineState, initial: list[int] | None = None,
-             budget: Budget | None = None) -> int:
+             budget: Budget | None = None, bias: int = 0, func: int | None = None) -> int:
     """Evaluate a CFI expression and return the value on top of the stack.
 
     ``initial`` is the starting stack: empty for ``DW_CFA_def_cfa_expression``,
     ``[cfa]`` for register expression rules. One expression runs at most
     :data:`MAX_STEPS` operations; with a ``budget`` they are also charged to the
     input's total (``expression_steps``), which raises BudgetExceeded when spent.
+
+    ``bias`` is the load bias of the module the expression came from: ``DW_OP_addr`` and the
+    absolute forms of ``DW_OP_GNU_encoded_addr`` name addresses of the file and are moved by it
+    (gdb adds its ``text_section_offset``; libgcc reads the relocated bytes). ``func`` is the
+    (runtime) start of the FDE's function, the base of a ``funcrel`` encoded address.
     """
     stack: list[int] = list(initial or ())
     pos = 0
@@ -241,6 +351,13 @@ def evaluate(expr: bytes, machine: MachineState, initial: list[int] | None = Non
                 stack[-1], stack[-2], stack[-3] = stack[-2], stack[-3], stack[-1]
             elif op == 0x96:
                 pass
+            elif op == 0x03:  # DW_OP_addr
+                (v,) = _FIXED["u8"].unpack_from(expr, pos)
+                pos += 8
+                stack.append((v + bias) & MASK)
+            elif op == 0xF1:
+                v, pos = _encoded_value(expr, pos, machine, bias, func)
+                stack.append(v)
             elif op in _CONSTS:
                 kind = _CONSTS[op]
                 if kind == "uleb":
@@ -303,5 +420,5 @@ _UNARY = {
 }
 _CONSTS = {
     0x08: "u1", 0x09: "s1", 0x0A: "u2", 0x0B: "s2", 0x0C: "u4", 0x0D: "s4",
-    0x0E: "u8", 0x0F: "s8", 0x10: "uleb", 0x11: "sleb", 0x03: "u8",
+    0x0E: "u8", 0x0F: "s8", 0x10: "uleb", 0x11: "sleb",
 }

@@ -39,6 +39,7 @@ from .rules import (
     CFARule,
     Row,
     Rule,
+    located,
 )
 from .sections import CIE, FDE
 
@@ -333,7 +334,8 @@ def _execute(
                     size, pos = read_uleb128(code, pos)
                     if pos + size > end:
                         raise CFIError("expression runs past the instructions", section, entry_offset)
-                    cfa = CFARule(cfa[0], cfa[1], bytes(code[pos : pos + size]))
+                    cfa = CFARule(cfa[0], cfa[1], located(bytes(code[pos : pos + size]), insn_address + pos,
+                                                          cie.is_eh))
                     pos += size
                 elif op == DW_CFA_expression or op == DW_CFA_val_expression:
                     reg, pos = read_uleb128(code, pos)
@@ -341,7 +343,8 @@ def _execute(
                     if pos + size > end:
                         raise CFIError("expression runs past the instructions", section, entry_offset)
                     kind = EXPRESSION if op == DW_CFA_expression else VAL_EXPRESSION
-                    regs = _set_rule(regs, _check_reg(reg), Rule(kind, bytes(code[pos : pos + size])))
+                    expr = located(bytes(code[pos : pos + size]), insn_address + pos, cie.is_eh)
+                    regs = _set_rule(regs, _check_reg(reg), Rule(kind, expr))
                     pos += size
                 elif op == DW_CFA_GNU_args_size:
                     _, pos = read_uleb128(code, pos)  # affects only landing pads, not the rules

@@ -19,6 +19,48 @@ else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
     from .._typing import NamedTuple
 
 
+class LocatedExpression(bytes):
+    """Expression bytes that remember where they were read: ``address`` is the (unrelocated)
+    address of byte 0 in the file's ``.eh_frame``.
+
+    Only expressions holding ``DW_OP_GNU_encoded_addr`` (0xf1) are made this way: its ``pcrel``
+    operand is relative to its own address (gas's ``.cfi_val_encoded_addr``). Equal only to
+    the same bytes at the same address, so rows that share rules never mix two of them up.
+    """
+
+    address: int
+
+    def __new__(cls, data: bytes, address: int) -> "LocatedExpression":
+        self = super().__new__(cls, data)
+        self.address = address
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, LocatedExpression) and bytes.__eq__(self, other)
+                and self.address == other.address)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((bytes(self), self.address))
+
+    def __reduce__(self):  # type: ignore[override]
+        return (LocatedExpression, (bytes(self), self.address))
+
+    def __repr__(self) -> str:
+        return f"LocatedExpression({bytes(self)!r}, {self.address:#x})"
+
+
+def located(data: bytes, address: int, is_eh: bool) -> bytes:
+    """``data`` as the rule's argument: located (see :class:`LocatedExpression`) when it may hold
+    DW_OP_GNU_encoded_addr and was read from ``.eh_frame`` (``.debug_frame`` is not loaded: a
+    pcrel operand there has no address to be relative to)."""
+    if is_eh and 0xF1 in data:
+        return LocatedExpression(data, address)
+    return data
+
+
 class Rule(NamedTuple):
     """One register rule: a kind (a :class:`RuleKind` value) and its argument.
 

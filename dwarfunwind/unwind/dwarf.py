@@ -50,20 +50,22 @@ class _Machine:
 
 
 #: A row compiled for the walk: ``(cfa_register, cfa_offset, cfa_expression, carried, rules,
-#: outermost, signal_frame, saved, ra_column, fde)``. ``carried`` are the callee-saved registers
+#: outermost, signal_frame, saved, ra_column, row, bias)``. ``carried`` are the callee-saved registers
 #: without a rule (they keep their value), ``rules`` the row's ``(register, kind, argument)`` in
 #: row order. ``saved`` is set when every rule is "saved at CFA+N" (the usual row): ``(lowest
 #: N, struct of the slots from there, their registers)``, to read every slot with one unpack.
-#: ``ra_column`` is the CIE's return-address column.
+#: ``ra_column`` is the CIE's return-address column; ``bias`` the load bias of the row's module
+#: (what an expression's file addresses are moved by: DW_OP_addr, DW_OP_GNU_encoded_addr).
 Plan = tuple[int, int, "bytes | None", tuple[int, ...], tuple[tuple[int, int, "int | bytes"], ...], bool, bool,
-             "tuple[int, struct.Struct, tuple[int, ...]] | None", int, "Row"]
+             "tuple[int, struct.Struct, tuple[int, ...]] | None", int, "Row", int]
 
 #: Rows whose saved slots span more than this many bytes are read slot by slot.
 MAX_SAVED_SPAN = 512
 
 
-def compile_row(row: Row) -> Plan:
-    """Resolve once what :func:`step` would work out from ``row`` on every frame."""
+def compile_row(row: Row, bias: int = 0) -> Plan:
+    """Resolve once what :func:`step` would work out from ``row`` on every frame (``bias``: the load bias
+    of the module the row came from)."""
     cfa = row.cfa
     ra_column = row.fde.cie.return_address_register
     ra_rule = row.regs.get(ra_column)
@@ -83,11 +85,11 @@ def compile_row(row: Row) -> Plan:
             saved = (low, struct.Struct(fmt), tuple(regno for _, regno in offsets))
     return (cfa.register, cfa.offset, cfa.expression,
             tuple(sorted(r for r in CALLEE_SAVED if r not in row.regs and r != RSP)), rules,
-            ra_rule is None or ra_rule.kind == UNDEFINED, row.signal_frame, saved, ra_column, row)
+            ra_rule is None or ra_rule.kind == UNDEFINED, row.signal_frame, saved, ra_column, row, bias)
 
 
 def step(row: Row, regs: dict[int, int], read_memory: ReadMemory,
-         budget: Budget | None = None) -> tuple[int, dict[int, int], bool]:
+         budget: Budget | None = None, bias: int = 0) -> tuple[int, dict[int, int], bool]:
     """Apply ``row`` to the callee's ``regs``.
 
     Returns ``(cfa, caller_regs, outermost)``. ``caller_regs`` holds only what
@@ -98,9 +100,10 @@ def step(row: Row, regs: dict[int, int], read_memory: ReadMemory,
     ``outermost`` is True when the return address is undefined (``_start``,
     ``clone3``). Expression steps are charged to ``budget``. Raises
     MemoryReadError, RegisterUnavailable, ExpressionError, CFIError (undefined
-    CFA) or BudgetExceeded.
+    CFA) or BudgetExceeded. ``bias`` is the load bias of ``row``'s module (what the file addresses
+    in its expressions are moved by).
     """
-    return step_plan(compile_row(row), regs, lambda a: int.from_bytes(read_memory(a, 8), "little"), None,
+    return step_plan(compile_row(row, bias), regs, lambda a: int.from_bytes(read_memory(a, 8), "little"), None,
                      read_memory, budget)
 
 
@@ -111,10 +114,10 @@ def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Loc
     ``read_word(address)`` reads one little-endian u64; ``locate`` (may be None) finds bytes
     the target can hand over in place (dwarfunwind.unwind.memory).
     """
-    cfa_reg, cfa_off, cfa_expr, carried, rules, outermost, _, saved, ra_column, row = plan
+    cfa_reg, cfa_off, cfa_expr, carried, rules, outermost, _, saved, ra_column, row, bias = plan
     if cfa_expr is not None:
         # A CFA expression starts with an empty stack (DWARF 5, 6.4.2.2).
-        cfa = evaluate(cfa_expr, _Machine(regs, read_memory), [], budget)
+        cfa = evaluate(cfa_expr, _Machine(regs, read_memory), [], budget, bias, (row.fde.pc_begin + bias) & MASK)
     elif cfa_reg < 0:
         fde = row.fde
         raise CFIError(f"the CFA is undefined at {row.loc:#x} (no DW_CFA_def_cfa)", fde.section, fde.offset)
@@ -166,7 +169,8 @@ def step_plan(plan: Plan, regs: dict[int, int], read_word: ReadWord, locate: Loc
                 if machine is None:
                     machine = _Machine(regs, read_memory)
                 # A register expression starts with the CFA pushed (DWARF 5, 6.4.2.3).
-                value = evaluate(arg, machine, [cfa], budget)  # type: ignore[arg-type]
+                value = evaluate(arg, machine, [cfa], budget, bias,  # type: ignore[arg-type]
+                                 (row.fde.pc_begin + bias) & MASK)
                 if kind == EXPRESSION:
                     value = int.from_bytes(read_memory(value, 8), "little")
                 caller[regno] = value

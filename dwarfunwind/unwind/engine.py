@@ -243,7 +243,7 @@ class Unwinder:
         """The module and compiled row for ``lookup`` (cached; BudgetExceeded propagates, nothing cached)."""
         module = self.modules.find(lookup)
         row = module.row_for(lookup, budget) if module is not None else None
-        hit = (module, dwarf.compile_row(row) if row is not None else None)
+        hit = (module, dwarf.compile_row(row, module.bias) if row is not None and module is not None else None)
         if len(self._plans) < MAX_CACHED_PCS:
             self._plans[lookup] = hit
         return hit
