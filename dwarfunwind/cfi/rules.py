@@ -45,7 +45,7 @@ class LocatedExpression(bytes):
     def __hash__(self) -> int:
         return hash((bytes(self), self.address))
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self):
         return (LocatedExpression, (bytes(self), self.address))
 
     def __repr__(self) -> str:
