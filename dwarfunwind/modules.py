@@ -404,20 +404,20 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
     if chosen is None:
         reason = errors[0] if errors else rejected[0] if rejected else None
         bias = _memory_bias(target, first_map)
-        elf = _memory_elf(target, path, maps, first_map, bias, problems, reason or f"{shown}: file not found")
-        if elf is None:
+        image = _memory_elf(target, path, maps, first_map, bias, problems, reason or f"{shown}: file not found")
+        if image is None:
             problems.append(Problem(f"{reason or f'{shown}: module not found'}; frames in it have no CFI or symbols",
                                     path, short="not found"))
-        return Module(path, maps[0].start, maps[0].end, bias, elf, recorded_build_id=want)
+        return Module(path, maps[0].start, maps[0].end, bias, image, recorded_build_id=want)
     have = chosen.build_id
     if want and have and want != have and getattr(type(target), "memory_is_own", False):
         # The process's own bytes beat another build's file (a library replaced by an upgrade).
         bias = _memory_bias(target, first_map)
-        elf = _memory_elf(target, path, maps, first_map, bias, problems,
-                          f"{printable(chosen.path)}: build-id {have.hex()} does not match the target's {want.hex()}")
-        if elf is not None:
+        image = _memory_elf(target, path, maps, first_map, bias, problems,
+                            f"{printable(chosen.path)}: build-id {have.hex()} does not match the target's {want.hex()}")
+        if image is not None:
             chosen.close()
-            return Module(path, maps[0].start, maps[0].end, bias, elf, recorded_build_id=want)
+            return Module(path, maps[0].start, maps[0].end, bias, image, recorded_build_id=want)
     if want and have and want != have:
         problems.append(Problem(f"{printable(chosen.path)}: build-id {have.hex()} does not match the target's "
                                 f"{want.hex()}; using it anyway", path, always=is_main, short="build-id differs"))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import struct
 
 from ..cfi.encoding import PointerBases, read_encoded
-from ..errors import DwarfUnwindError, ELFError
+from ..errors import DwarfUnwindError, ELFError, MemoryReadError, TargetError
 from .reader import _EHDR, _PHDR, _SHDR, _SYM, PT_GNU_EH_FRAME, PT_LOAD, PT_NOTE, ELFReader, Segment
 
 TYPE_CHECKING = False
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from typing import NamedTuple
 
     from ..targets.base import Mapping, Target
+
+    #: One section found: (name, sh_type, file address, contents, sh_entsize).
+    _Part = tuple[str, int, int, bytes, int]
 else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
     from .._typing import NamedTuple
 
@@ -83,6 +86,7 @@ class _Memory:
             else:
                 runs.append([m.start, m.end])
         self.runs = runs
+        self.maps = sorted((m.start, m.end) for m in maps)
         self.start = runs[0][0] if runs else 0
         self.end = max((r[1] for r in runs), default=0)
 
@@ -106,14 +110,28 @@ class _Memory:
         return self._read(address, min(cap, self.room(address, what)), what)
 
     def _read(self, address: int, size: int, what: str) -> bytes:
+        """``[address, address + size)``, inside the module's mappings: read one mapping at a time (a
+        target may serve each mapping from its own place: a core's segments, the files it names)."""
+        parts = []
+        pos, end = address, address + size
         try:
-            data = self.target.read_memory(address, size)
-        except DwarfUnwindError:
-            raise ELFError(f"{self.name}: {what} at {address:#x} ({size:#x} bytes) cannot be read from memory") \
-                from None
-        if len(data) != size:
-            raise ELFError(f"{self.name}: {what} at {address:#x}: the target returned {len(data)} of {size} bytes")
-        return data
+            for start, stop in self.maps:  # bounded by the module's mappings
+                if pos >= end:
+                    break
+                if start <= pos < stop:
+                    n = min(stop, end) - pos
+                    parts.append(self.target.read_memory(pos, n))
+                    if len(parts[-1]) != n:
+                        raise ELFError(f"{self.name}: {what} at {address:#x}: the target returned "
+                                       f"{len(parts[-1])} of {n} bytes")
+                    pos += n
+        except MemoryReadError:
+            pos = -1
+        except TargetError as e:
+            raise ELFError(f"{self.name}: {what} at {address:#x}: {e}") from None
+        if pos != end:
+            raise ELFError(f"{self.name}: {what} at {address:#x} ({size:#x} bytes) cannot be read from memory")
+        return b"".join(parts)
 
 
 def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mapping, bias: int) -> MemoryImage:
@@ -126,22 +144,27 @@ def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mappin
     mem = _Memory(target, name, maps)
     try:
         head = target.read_memory(first.start, min(_EHDR.size, first.end - first.start))
-        header = ELFReader(head, name)
+        ELFReader(head, name)  # an x86-64 ELF header, or nothing to say
     except DwarfUnwindError:
         return MemoryImage(None, (), [])
+    phoff, phnum = _EHDR.unpack_from(head, 0)[5], _EHDR.unpack_from(head, 0)[10]
     problems: list[str] = []
     try:
-        table = mem.read(first.start, min(header.phoff + header._phnum * _PHDR.size, MAX_HEADERS + 1),
-                         "program header table", MAX_HEADERS)
+        table = mem.read(first.start, min(phoff + phnum * _PHDR.size, MAX_HEADERS + 1), "program header table",
+                         MAX_HEADERS)
         segments = ELFReader(table, name).segments
+        # The alignment of each (PT_NOTE's tells its padding), which Segment does not keep.
+        aligns = [h[7] for h in _PHDR.iter_unpack(table[phoff : phoff + len(segments) * _PHDR.size])]
     except ELFError as e:
         return MemoryImage(None, (), [str(e)])
-    parts: list[tuple[str, int, int, bytes, int]] = []  # (name, type, file address, data, link/entsize)
-    notes = b""
-    for seg in segments:
-        if seg.type == PT_NOTE and seg.filesz and len(notes) + seg.filesz <= MAX_NOTES:
+    parts: list[_Part] = []  # (name, type, file address, data, link/entsize)
+    notes: list[tuple[bytes, int]] = []  # (data, alignment) of each PT_NOTE
+    room = MAX_NOTES
+    for seg, align in zip(segments, aligns):
+        if seg.type == PT_NOTE and 0 < seg.filesz <= room:
             try:
-                notes += mem.read(seg.vaddr + bias, seg.filesz, "PT_NOTE", MAX_NOTES)
+                notes.append((mem.read(seg.vaddr + bias, seg.filesz, "PT_NOTE", MAX_NOTES), min(align, 8) or 4))
+                room -= seg.filesz
             except ELFError as e:
                 problems.append(str(e))
     for seg in segments:
@@ -170,7 +193,7 @@ def _named(name: str, error: Exception, where: str) -> str:
     return text if text.startswith(name) else f"{name}: {where}: {text}"
 
 
-def _eh_frame(mem: _Memory, hdr_addr: int, hdr_size: int, bias: int) -> list[tuple[str, int, int, bytes, int]]:
+def _eh_frame(mem: _Memory, hdr_addr: int, hdr_size: int, bias: int) -> list[_Part]:
     """``.eh_frame_hdr`` and ``.eh_frame`` as (name, type, file address, data, 0)."""
     hdr = mem.read(hdr_addr, hdr_size, ".eh_frame_hdr", MAX_EH_FRAME_HDR)
     if len(hdr) < 4 or hdr[0] != 1:
@@ -191,6 +214,11 @@ def _eh_frame(mem: _Memory, hdr_addr: int, hdr_size: int, bias: int) -> list[tup
         (length,) = _U32.unpack_from(head, 0)
         end = last + 4 + length if length != 0xFFFFFFFF else last + 12 + int.from_bytes(head[4:12], "little")
         data = mem.read(eh_addr, end - eh_addr, ".eh_frame", MAX_EH_FRAME)
+        try:  # the zero terminator that follows, when there is one (readelf then reads it as in the file)
+            if mem.read(end, 4, ".eh_frame terminator", 4) == b"\0\0\0\0":
+                data += b"\0\0\0\0"
+        except ELFError:
+            pass
     else:
         data = mem.read_upto(eh_addr, MAX_EH_FRAME, ".eh_frame")
         data = data[: _entries_end(data)]
@@ -221,7 +249,7 @@ def _entries_end(data: bytes) -> int:
     return pos
 
 
-def _dynsym(mem: _Memory, dyn_addr: int, dyn_size: int, bias: int) -> list[tuple[str, int, int, bytes, int]]:
+def _dynsym(mem: _Memory, dyn_addr: int, dyn_size: int, bias: int) -> list[_Part]:
     """``.dynsym`` and ``.dynstr`` as (name, type, file address, data, 0), from the dynamic section."""
     raw = mem.read(dyn_addr, min(dyn_size, MAX_DYNAMIC) // _DYN.size * _DYN.size, "dynamic section", MAX_DYNAMIC)
     tags: dict[int, int] = {}
@@ -287,28 +315,28 @@ def _gnu_hash_count(mem: _Memory, addr: int) -> int:
                                "symbols")
 
 
-def _elf_image(head: bytes, loads: list[Segment], notes: bytes, parts: list[tuple[str, int, int, bytes, int]]) -> bytes:
+def _elf_image(head: bytes, loads: list[Segment], notes: list[tuple[bytes, int]], parts: list[_Part]) -> bytes:
     """An ELF file of ``parts`` (sections at their file addresses), the PT_LOADs (for the load bias),
-    one PT_NOTE and a PT_GNU_EH_FRAME over the sections' bytes."""
+    the PT_NOTEs and a PT_GNU_EH_FRAME over the sections' bytes."""
     names = b"\0.shstrtab\0.note\0" + b"".join(p[0].encode() + b"\0" for p in parts)
-    ph_count = len(loads) + (1 if notes else 0) + (1 if any(p[0] == ".eh_frame_hdr" for p in parts) else 0)
+    ph_count = len(loads) + len(notes) + (1 if any(p[0] == ".eh_frame_hdr" for p in parts) else 0)
     body = bytearray(_EHDR.size + ph_count * _PHDR.size)
     shdrs = [_SHDR.pack(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
     phdrs = [_PHDR.pack(PT_LOAD, s.flags, s.offset, s.vaddr, s.vaddr, s.filesz, s.memsz, 0x1000) for s in loads]
 
-    def add(name: str, stype: int, addr: int, data: bytes, link: int = 0, entsize: int = 0) -> int:
+    def add(name: str, stype: int, addr: int, data: bytes, link: int = 0, entsize: int = 0, align: int = 8) -> int:
         offset = len(body)
         body.extend(data)
         while len(body) % 8:
             body.append(0)
-        shdrs.append(_SHDR.pack(names.index(b"\0" + name.encode() + b"\0") + 1, stype,
-                                SHF_ALLOC if addr else 0, addr, offset, len(data), link, 1 if stype == SHT_DYNSYM else 0,
-                                8, entsize))
+        info = 1 if stype == SHT_DYNSYM else 0  # the first global symbol's index (the null one is local)
+        shdrs.append(_SHDR.pack(names.index(b"\0" + name.encode() + b"\0") + 1, stype, SHF_ALLOC if addr else 0,
+                                addr, offset, len(data), link, info, align, entsize))
         return offset
 
-    if notes:
-        off = add(".note", SHT_NOTE, 0, notes)
-        phdrs.append(_PHDR.pack(PT_NOTE, 4, off, 0, 0, len(notes), len(notes), 4))
+    for data, align in notes:
+        off = add(".note", SHT_NOTE, 0, data, align=align)
+        phdrs.append(_PHDR.pack(PT_NOTE, 4, off, 0, 0, len(data), len(data), align))
     index = len(shdrs)
     for name, stype, addr, data, entsize in parts:
         link = index + 1 if stype == SHT_DYNSYM else 0  # .dynstr follows .dynsym
