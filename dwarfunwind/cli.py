@@ -688,6 +688,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def run() -> NoReturn:
+    """The program (``python -m dwarfunwind``, the ``dwarfunwind`` script): :func:`main`, then exit.
+
+    The interpreter's own teardown frees every object one by one: a ``perf`` run's caches and
+    frames, 5-15 ms, a sixth of a 1,000-sample run. It has nothing else to do by then: files
+    are closed by their ``with`` blocks and live processes detached before ``main`` returns. So
+    the exit handlers run (executors, ``weakref.finalize``), the streams are flushed, and the
+    process ends. With a thread still running (none of ours: a library's) it exits normally.
+    """
+    import os
+
+    code = main()
+    threading = sys.modules.get("threading")  # (not imported: no thread was started through it)
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: what it got is all it gets
+            pass
+    os._exit(code)
+
+
 # -- the commands ------------------------------------------------------------------------------------
 # To add a subcommand, put its code in its own module and register it here:
 #     command("check", "dwarfunwind.check.cli:run", "hold CFI against the machine code",

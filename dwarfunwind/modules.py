@@ -70,7 +70,7 @@ class Module:
     """
 
     __slots__ = ("path", "start", "end", "bias", "elf", "_rows", "_row_rules", "_syms", "_closed", "_file", "_build_id",
-                 "_file_errors", "errors", "recorded_build_id", "_elf_build_id")
+                 "_file_errors", "errors", "recorded_build_id")
 
     def __init__(self, path: str, start: int, end: int, bias: int, elf: ElfFile | None, *,
                  recorded_build_id: bytes | None = None) -> None:
@@ -90,7 +90,6 @@ class Module:
         self._build_id: bytes | None = None
         #: (the ElfFile, its build-id): ElfFile.build_id walks the notes on every call, and JSON
         #: output asks for each frame's module.
-        self._elf_build_id: tuple[ElfFile, bytes | None] | None = None
         self._file_errors: list[DwarfUnwindError] = []
         #: Problems met after close() (the file could not be opened again).
         self.errors: list[DwarfUnwindError] = []
@@ -120,12 +119,8 @@ class Module:
     def build_id(self) -> bytes | None:
         """The GNU build-id of the file serving this module (open or closed), else the one the target
         recorded for it; None when neither is known."""
-        elf = self.elf
-        if elf is not None:
-            known = self._elf_build_id
-            if known is None or known[0] is not elf:
-                known = self._elf_build_id = (elf, elf.build_id)
-            return known[1]
+        if self.elf is not None:
+            return self.elf.build_id  # (read once by its reader)
         return self._build_id if self._file is not None else self.recorded_build_id
 
     def _elf(self) -> ElfFile | None:
@@ -153,7 +148,6 @@ class Module:
             self._file_errors = elf.errors
             elf.close()
             self.elf = None
-            self._elf_build_id = None
         # A vDSO image read from memory holds no file: it is kept as it is.
 
     def row_for(self, pc: int, budget: Budget | None = None) -> Row | None:

@@ -285,16 +285,17 @@ def test_hostile_mangled_name_is_bounded(tmp_path):
     exe = tmp_path / "b"
     subprocess.run([gcc, "-O1", "-g", "-o", str(exe), str(tmp_path / "b.c")], check=True)
     core = crash(tmp_path, exe)
-    code = ("import resource, runpy, sys\n"
+    # The peak is written by an exit handler: the CLI ends its process itself (cli.run), after them.
+    code = ("import atexit, resource, runpy, sys\n"
             "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
             f"sys.argv = ['dwarfunwind', 'unwind', {str(core)!r}, '--exe', {str(exe)!r}, '--json']\n"
-            "try:\n"
-            "    runpy.run_module('dwarfunwind', run_name='__main__')\n"
-            "finally:\n"
+            "def peak():\n"
             # VmHWM, not RUSAGE_SELF: Linux carries the forking parent's (pytest's) peak across exec.
             "    own = next(int(ln.split()[1]) for ln in open('/proc/self/status') if ln.startswith('VmHWM'))\n"
             "    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-            "    sys.stderr.write(f'PEAK_KIB {max(own, kids)}\\n')\n")
+            "    sys.stderr.write(f'PEAK_KIB {max(own, kids)}\\n')\n"
+            "atexit.register(peak)\n"
+            "runpy.run_module('dwarfunwind', run_name='__main__')\n")
     start = time.monotonic()
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -106,6 +106,7 @@ class ELFReader:
         self._sections: list[Section] | None = None
         self._rela_by_target: dict[int, list[Section]] | None = None
         self._segments: list[Segment] | None = None
+        self._build_id: tuple[bytes | None] | None = None  # (build-id or None,) once read
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> "ELFReader":
@@ -220,10 +221,12 @@ class ELFReader:
             yield from parse_notes(self.read(off, size, "note segment"), self.name)
 
     def build_id(self) -> bytes | None:
-        for note in self.notes():
-            if note.type == NT_GNU_BUILD_ID and note.name == b"GNU":
-                return note.desc
-        return None
+        """The GNU build-id note's bytes, or None (read once: module lookup, --json and the debug-file
+        search each ask)."""
+        if self._build_id is None:
+            self._build_id = (next((note.desc for note in self.notes()
+                                    if note.type == NT_GNU_BUILD_ID and note.name == b"GNU"), None),)
+        return self._build_id[0]
 
     def debuglink(self) -> str | None:
         s = self.section(".gnu_debuglink")

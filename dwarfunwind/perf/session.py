@@ -18,7 +18,7 @@ from .callchain import PERF_CONTEXT_KERNEL
 from .kernel import KernelSymbols, kernel_pcs, load_kernel_symbols
 from .memo import SuffixMemo
 from .reader import Comm, Fork, Mmap, PerfData, Sample
-from .target import FileCache, ProcessTarget, vdso_image
+from .target import FileCache, ProcessTarget, vdso_image, vdso_unknown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
@@ -323,6 +323,9 @@ class PerfUnwinder:
         for path, maps in groups.items():
             if not any(m.executable for m in maps):
                 continue  # data files, locale archives: not modules
+            if path == "[vdso]" and p.target.vdso is None:
+                self._problem(vdso_unknown(maps[0].build_id))  # (a read of its memory would just fail)
+                continue
             key = (path, maps[0].start, maps[0].offset)
             module = p.modules.get(key)
             if module is None:

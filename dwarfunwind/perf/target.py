@@ -124,6 +124,17 @@ def vdso_image(build_id: bytes | None, size: int, same_kernel: bool) -> bytes | 
     return None
 
 
+def vdso_unknown(build_id: bytes | None) -> str:
+    """Why :func:`vdso_image` found no image for a recorded vDSO, as a problem line."""
+    if build_id:
+        why = (f"build-id {build_id.hex()} is neither this machine's vDSO nor in ~/.debug/[vdso] "
+               "(perf archive / perf buildid-cache keep it)")
+    else:
+        why = ("the recording names no build-id for it (a truncated file, or a pipe cut short before "
+               "perf wrote them) and does not show it was made on the kernel this machine runs")
+    return f"[vdso]: the recorded vDSO's image is not known: {why}; frames in it have no CFI or symbols"
+
+
 class ProcessTarget:
     """One recorded process: its mappings as of now, and the registers and stack of its current sample."""
 
