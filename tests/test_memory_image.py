@@ -317,12 +317,17 @@ def test_corrupt_image_in_memory_is_said_not_raised(tmp_path, what):
         assert module.symbolize(BASE + inner) == ("lib_inner", 0)
 
 
-def test_memory_without_the_image_changes_nothing(tmp_path):
-    """A target that does not serve the module's pages (a core without them, a perf sample): the same
-    "not found" line as before, quietly."""
+@pytest.mark.parametrize("held", ["nothing", "the first page"])
+def test_memory_without_the_image_changes_nothing(tmp_path, held):
+    """A target that does not serve the module's pages (a perf sample), or only its first page (a
+    kernel core keeps the ELF header page of read-only file mappings): the same "not found" line
+    as before, and nothing about the pages it lacks."""
     lib = build_library(str(tmp_path), "libvictim.so")
     target = LoadedImage(lib, BASE, "/gone/libvictim.so")
+    first = target.memory[BASE][:4096]
     target.memory.clear()
+    if held == "the first page":
+        target.memory[BASE] = first
     modules = ModuleMap.from_target(target)
     assert [p.message for p in modules.problems] == [
         "/gone/libvictim.so: module not found; frames in it have no CFI or symbols"]

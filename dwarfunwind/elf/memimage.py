@@ -32,7 +32,7 @@ from .reader import _EHDR, _PHDR, _SHDR, _SYM, PT_GNU_EH_FRAME, PT_LOAD, PT_NOTE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from typing import NamedTuple
 
     from ..targets.base import Mapping, Target
@@ -45,6 +45,7 @@ else:  # typing costs ~5 ms of start-up (dwarfunwind/_typing.py)
 PT_DYNAMIC = 2
 DT_NULL, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT = 0, 4, 5, 6, 10, 11
 DT_GNU_HASH = 0x6FFFFEF5
+STT_FUNC = 2
 SHT_PROGBITS, SHT_STRTAB, SHT_NOTE, SHT_DYNSYM = 1, 3, 7, 11
 SHF_ALLOC = 2
 
@@ -71,6 +72,10 @@ class MemoryImage(NamedTuple):
     parts: tuple[str, ...]
     #: What was inconsistent, one line each, naming the module and the address.
     problems: list[str]
+
+
+class _Unavailable(ELFError):
+    """The target does not hold these pages (a core leaves read-only file pages out): nothing to say."""
 
 
 class _Memory:
@@ -130,7 +135,7 @@ class _Memory:
         except TargetError as e:
             raise ELFError(f"{self.name}: {what} at {address:#x}: {e}") from None
         if pos != end:
-            raise ELFError(f"{self.name}: {what} at {address:#x} ({size:#x} bytes) cannot be read from memory")
+            raise _Unavailable(f"{self.name}: {what} at {address:#x} ({size:#x} bytes) cannot be read from memory")
         return b"".join(parts)
 
 
@@ -140,6 +145,8 @@ def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mappin
 
     Memory the target does not serve, or that holds no ELF header, gives an empty result and no
     problem (a core without the module's pages, a perf sample): the caller says "not found" as before.
+    A part whose pages the target lacks is left out quietly too; a part that is inconsistent (a
+    pointer outside the module, a size past it or past a cap) is left out and said.
     """
     mem = _Memory(target, name, maps)
     try:
@@ -155,6 +162,8 @@ def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mappin
         segments = ELFReader(table, name).segments
         # The alignment of each (PT_NOTE's tells its padding), which Segment does not keep.
         aligns = [h[7] for h in _PHDR.iter_unpack(table[phoff : phoff + len(segments) * _PHDR.size])]
+    except _Unavailable:
+        return MemoryImage(None, (), [])
     except ELFError as e:
         return MemoryImage(None, (), [str(e)])
     parts: list[_Part] = []  # (name, type, file address, data, link/entsize)
@@ -165,12 +174,16 @@ def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mappin
             try:
                 notes.append((mem.read(seg.vaddr + bias, seg.filesz, "PT_NOTE", MAX_NOTES), min(align, 8) or 4))
                 room -= seg.filesz
+            except _Unavailable:
+                pass
             except ELFError as e:
                 problems.append(str(e))
     for seg in segments:
         if seg.type == PT_GNU_EH_FRAME:
             try:
                 parts += _eh_frame(mem, seg.vaddr + bias, seg.memsz, bias)
+            except _Unavailable:
+                pass
             except DwarfUnwindError as e:
                 problems.append(_named(name, e, f"PT_GNU_EH_FRAME at {seg.vaddr + bias:#x}"))
             break
@@ -178,6 +191,8 @@ def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mappin
         if seg.type == PT_DYNAMIC:
             try:
                 parts += _dynsym(mem, seg.vaddr + bias, seg.memsz, bias)
+            except _Unavailable:
+                pass
             except DwarfUnwindError as e:
                 problems.append(_named(name, e, f"PT_DYNAMIC at {seg.vaddr + bias:#x}"))
             break
@@ -282,8 +297,18 @@ def _dynsym(mem: _Memory, dyn_addr: int, dyn_size: int, bias: int) -> list[_Part
                        f"we read ({MAX_DYNSYMS})")
     syms = mem.read(symtab, count * _SYM.size, ".dynsym (DT_SYMTAB)", MAX_DYNSYMS * _SYM.size)
     strs = mem.read(strtab, tags[DT_STRSZ], ".dynstr (DT_STRSZ)", MAX_DYNSTR)
+    if not any(t == STT_FUNC for t in _defined_types(syms)):
+        return []  # only imports (an executable's .dynsym): it names no frame
     return [(".dynsym", SHT_DYNSYM, symtab - bias, syms, _SYM.size),
             (".dynstr", SHT_STRTAB, strtab - bias, strs, 0)]
+
+
+def _defined_types(syms: bytes) -> Iterator[int]:
+    """The st_type of each defined symbol of a raw symbol table."""
+    usable = len(syms) - len(syms) % _SYM.size
+    for _, info, _, shndx, _, _ in _SYM.iter_unpack(syms[:usable]):
+        if shndx:
+            yield info & 0xF
 
 
 def _gnu_hash_count(mem: _Memory, addr: int) -> int:
@@ -301,7 +326,8 @@ def _gnu_hash_count(mem: _Memory, addr: int) -> int:
     index = top
     # The chain of the highest bucket ends at the table's last symbol (its low bit set).
     while True:
-        chunk = mem.read_upto(chain_at + 4 * (index - symoffset), 4 * 4096, "DT_GNU_HASH chain")
+        at = chain_at + 4 * (index - symoffset)
+        chunk = mem.read_upto(at, max(4, 4096 - at % 4096), "DT_GNU_HASH chain")  # to the page's end
         words = memoryview(chunk[: len(chunk) // 4 * 4]).cast("I")
         if not words:
             raise ELFError(f"{mem.name}: DT_GNU_HASH at {addr:#x}: the chain of symbol {index} runs past the "
