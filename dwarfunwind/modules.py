@@ -396,11 +396,22 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
             except ELFError as e:
                 problems.append(Problem(with_name(shown, e), path, short="unreadable"))
     if chosen is None:
-        reason = errors[0] if errors else rejected[0] if rejected else f"{shown}: module not found"
-        problems.append(Problem(f"{reason}; frames in it have no CFI or symbols", path, short="not found"))
-        return Module(path, maps[0].start, maps[0].end, _memory_bias(target, first_map), None,
-                      recorded_build_id=want)
+        reason = errors[0] if errors else rejected[0] if rejected else None
+        bias = _memory_bias(target, first_map)
+        image = _memory_elf(target, path, maps, first_map, bias, problems, reason or f"{shown}: file not found")
+        if image is None:
+            problems.append(Problem(f"{reason or f'{shown}: module not found'}; frames in it have no CFI or symbols",
+                                    path, short="not found"))
+        return Module(path, maps[0].start, maps[0].end, bias, image, recorded_build_id=want)
     have = chosen.build_id
+    if want and have and want != have and getattr(type(target), "memory_is_own", False):
+        # The process's own bytes beat another build's file (a library replaced by an upgrade).
+        bias = _memory_bias(target, first_map)
+        image = _memory_elf(target, path, maps, first_map, bias, problems,
+                            f"{printable(chosen.path)}: build-id {have.hex()} does not match the target's {want.hex()}")
+        if image is not None:
+            chosen.close()
+            return Module(path, maps[0].start, maps[0].end, bias, image, recorded_build_id=want)
     if want and have and want != have:
         problems.append(Problem(f"{printable(chosen.path)}: build-id {have.hex()} does not match the target's "
                                 f"{want.hex()}; using it anyway", path, always=is_main, short="build-id differs"))
@@ -411,6 +422,27 @@ def _file_module(path: str, maps: list[Mapping], override: str | None, sysroot: 
         return Module(path, maps[0].start, maps[0].end, _memory_bias(target, first_map), None,
                       recorded_build_id=want)
     return Module(path, maps[0].start, maps[0].end, bias, chosen, recorded_build_id=want)
+
+
+def _memory_elf(target: Target, path: str, maps: list[Mapping], first: Mapping, bias: int,
+                problems: list[Problem], reason: str) -> ElfFile | None:
+    """The module's CFI and dynamic symbols read from the target's memory (dwarfunwind/elf/memimage.py),
+    said in one line that starts with ``reason``; None when its memory holds nothing usable."""
+    from .elf.memimage import read_image
+
+    shown = printable(path)
+    found = read_image(target, shown, maps, first, bias)
+    problems += [Problem(p, path, short="corrupt in memory") for p in found.problems]
+    if found.image is None:
+        return None
+    try:
+        elf = ElfFile(ELFReader(found.image, shown))
+    except ELFError as e:  # not expected: the image is ours; said rather than raised all the same
+        problems.append(Problem(with_name(shown, e), path, short="unreadable"))
+        return None
+    problems.append(Problem(f"{reason}; CFI and symbols read from the process's memory ({', '.join(found.parts)})",
+                            path, short="read from memory"))
+    return elf
 
 
 def _hex(b: bytes | None) -> str:

@@ -96,6 +96,11 @@ class LiveTarget:
     #: (dwarfunwind.unwind.memory), one system call per page instead of one per word.
     cache_pages = True
 
+    #: ``read_memory`` returns the process's own bytes, text included (nothing is filled in from files
+    #: on this machine, as a core's omitted pages are): a module whose file on disk is another build
+    #: is read from memory instead (dwarfunwind/elf/memimage.py).
+    memory_is_own = True
+
     #: Test hook: called with each tid right after it has been seized (and again
     #: once it has stopped). Lets a test raise KeyboardInterrupt mid-attach.
     _attach_hook: Callable[[int], None] | None = None
