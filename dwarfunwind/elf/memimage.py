@@ -178,24 +178,16 @@ def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mappin
                 pass
             except ELFError as e:
                 problems.append(str(e))
-    for seg in segments:
-        if seg.type == PT_GNU_EH_FRAME:
-            try:
-                parts += _eh_frame(mem, seg.vaddr + bias, seg.memsz, bias)
-            except _Unavailable:
-                pass
-            except DwarfUnwindError as e:
-                problems.append(_named(name, e, f"PT_GNU_EH_FRAME at {seg.vaddr + bias:#x}"))
-            break
-    for seg in segments:
-        if seg.type == PT_DYNAMIC:
-            try:
-                parts += _dynsym(mem, seg.vaddr + bias, seg.memsz, bias)
-            except _Unavailable:
-                pass
-            except DwarfUnwindError as e:
-                problems.append(_named(name, e, f"PT_DYNAMIC at {seg.vaddr + bias:#x}"))
-            break
+    for kind, read_part, what in ((PT_GNU_EH_FRAME, _eh_frame, "PT_GNU_EH_FRAME"), (PT_DYNAMIC, _dynsym, "PT_DYNAMIC")):
+        phdr = next((s for s in segments if s.type == kind), None)  # the first, as the loader takes it
+        if phdr is None:
+            continue
+        try:
+            parts += read_part(mem, phdr.vaddr + bias, phdr.memsz, bias)
+        except _Unavailable:
+            pass
+        except DwarfUnwindError as e:
+            problems.append(_named(name, e, f"{what} at {phdr.vaddr + bias:#x}"))
     if not parts:
         return MemoryImage(None, (), problems)
     loads = [s for s in segments if s.type == PT_LOAD]
