@@ -703,8 +703,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> NoReturn:
     """The program (``python -m dwarfunwind``, the ``dwarfunwind`` script): :func:`main`, then exit.
 
-    The interpreter's own teardown frees every object one by one: a ``perf`` run's caches and
-    frames, 5-15 ms, a sixth of a 1,000-sample run. It has nothing else to do by then: files
+    The interpreter's own teardown frees every object one by one (a ``perf`` run's caches and
+    frames: 0-5% of a 1,000-sample run, bench/README.md). It has nothing else to do by then: files
     are closed by their ``with`` blocks and live processes detached before ``main`` returns. So
     the exit handlers run (executors, ``weakref.finalize``), the streams are flushed, and the
     process ends. With a thread still running (none of ours: a library's) it exits normally.
