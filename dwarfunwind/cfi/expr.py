@@ -15,7 +15,7 @@ from ..arch.x86_64 import llvm_register_name
 from ..errors import ExpressionError
 from ..errors import RegisterUnavailable as RegisterUnavailable  # (defined there, light to import; named here too)
 from .budget import Budget
-from .encoding import EncodingError, PointerBases, read_encoded, read_sleb128, read_uleb128
+from .encoding import EncodingError, PointerBases, encoded_size, read_encoded, read_sleb128, read_uleb128
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -163,11 +163,8 @@ def _encoded_operand(expr: bytes, pos: int) -> tuple[int, int, int, int]:
         raise ExpressionError(f"DW_OP_GNU_encoded_addr at byte {at}: the {encoding_name(encoding)} pointer "
                               "runs past the expression") from None
     assert value is not None
-    start = end - _SIZES[encoding & 0x0F] if encoding & 0x0F in _SIZES else pos
-    return encoding, value, start, end
-
-
-_SIZES = {0x00: 8, 0x02: 2, 0x03: 4, 0x04: 8, 0x08: 8, 0x0A: 2, 0x0B: 4, 0x0C: 8}
+    size = encoded_size(encoding)  # (None for LEB128: it starts where the encoding byte ends)
+    return encoding, value, end - size if size else pos, end
 
 
 def _encoded_value(expr: bytes, pos: int, machine: MachineState, bias: int, func: int | None) -> tuple[int, int]:

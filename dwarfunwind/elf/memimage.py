@@ -154,7 +154,8 @@ def read_image(target: Target, name: str, maps: Sequence[Mapping], first: Mappin
         ELFReader(head, name)  # an x86-64 ELF header, or nothing to say
     except DwarfUnwindError:
         return MemoryImage(None, (), [])
-    phoff, phnum = _EHDR.unpack_from(head, 0)[5], _EHDR.unpack_from(head, 0)[10]
+    fields = _EHDR.unpack_from(head, 0)
+    phoff, phnum = fields[5], fields[10]
     problems: list[str] = []
     try:
         table = mem.read(first.start, min(phoff + phnum * _PHDR.size, MAX_HEADERS + 1), "program header table",
